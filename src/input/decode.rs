@@ -1,0 +1,228 @@
+//! Bytes → text: BOMs, UTF-8, UTF-16, and legacy Chinese encodings guessed by chardetng.
+
+use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
+
+/// Text decoded from an input, with the encoding it was read as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// The text, without BOM.
+    pub text: String,
+    /// The encoding used.
+    pub encoding: &'static Encoding,
+}
+
+/// Why bytes could not be taken as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Nothing but whitespace.
+    Empty,
+    /// Binary data or an encoding we cannot read; the string says which.
+    NotText(String),
+}
+
+/// Looks up an `--encoding` label (WHATWG names and aliases: `gbk`, `gb18030`, `big5`, `utf-16le`…).
+pub fn encoding_for_label(label: &str) -> Option<&'static Encoding> {
+    Encoding::for_label(label.trim().as_bytes())
+}
+
+/// Decodes `bytes`, detecting the encoding unless `forced` names one.
+///
+/// Order: a BOM wins; then valid UTF-8; then UTF-16 without BOM (recognised by its zero bytes); then
+/// chardetng's guess among legacy encodings. Decoding errors are tolerated only at the very end (a
+/// file cut mid-character) or in tiny numbers; beyond that the input is refused rather than turned
+/// into a brief of replacement characters.
+pub fn decode(bytes: &[u8], forced: Option<&'static Encoding>) -> Result<Decoded, DecodeError> {
+    let (encoding, body) = match (forced, Encoding::for_bom(bytes)) {
+        (_, Some((bom_encoding, bom_len))) => (bom_encoding, &bytes[bom_len..]),
+        (Some(encoding), None) => (encoding, bytes),
+        (None, None) => (detect(bytes), bytes),
+    };
+    let (text, _had_errors) = encoding.decode_without_bom_handling(body);
+    let mut text = text.into_owned();
+    // A file truncated mid-character ends in one replacement character: drop it, keep the rest.
+    if text.ends_with('\u{FFFD}') {
+        text.pop();
+    }
+    check_is_text(&text)?;
+    Ok(Decoded { text, encoding })
+}
+
+/// Guesses the encoding of BOM-less bytes.
+fn detect(bytes: &[u8]) -> &'static Encoding {
+    if std::str::from_utf8(bytes).is_ok() || utf8_truncated_at_end(bytes) {
+        return UTF_8;
+    }
+    if let Some(utf16) = sniff_utf16(bytes) {
+        return utf16;
+    }
+    // A file cut mid-character ends in a stray lead byte, which chardetng takes as evidence against
+    // every multi-byte encoding: also try without the last (up to 3) non-ASCII bytes, and take the
+    // first multi-byte guess under which the rest decodes cleanly (single-byte guesses never fail).
+    let trailing_high = bytes.iter().rev().take(3).take_while(|&&b| b >= 0x80).count();
+    let guess = |evidence: &[u8]| {
+        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+        detector.feed(evidence, true);
+        detector.guess(None, chardetng::Utf8Detection::Allow)
+    };
+    (0..=trailing_high)
+        .map(|cut| &bytes[..bytes.len() - cut])
+        .find_map(|evidence| {
+            let encoding = guess(evidence);
+            let (_, had_errors) = encoding.decode_without_bom_handling(evidence);
+            (!had_errors && !encoding.is_single_byte()).then_some(encoding)
+        })
+        .unwrap_or_else(|| guess(bytes))
+}
+
+/// True when the bytes are UTF-8 except for an incomplete character at the very end.
+fn utf8_truncated_at_end(bytes: &[u8]) -> bool {
+    match std::str::from_utf8(bytes) {
+        Ok(_) => true,
+        Err(e) => e.error_len().is_none() && e.valid_up_to() > 0,
+    }
+}
+
+/// Recognises BOM-less UTF-16: text in it has a zero byte in most code units of ASCII and, for CJK,
+/// in none; we look for a strong skew of zero bytes to one parity.
+fn sniff_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
+    let sample = &bytes[..bytes.len().min(4096) & !1];
+    if sample.len() < 4 {
+        return None;
+    }
+    let units = sample.len() / 2;
+    let zeros_even = sample.iter().step_by(2).filter(|&&b| b == 0).count();
+    let zeros_odd = sample.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
+    let candidate = if zeros_odd * 4 >= units && zeros_even * 20 < units {
+        UTF_16LE
+    } else if zeros_even * 4 >= units && zeros_odd * 20 < units {
+        UTF_16BE
+    } else {
+        // Pure CJK UTF-16 has few zero bytes: accept it only if it decodes cleanly into mostly Han text.
+        return [UTF_16LE, UTF_16BE].into_iter().find(|e| looks_like_cjk_utf16(e, sample));
+    };
+    Some(candidate)
+}
+
+fn looks_like_cjk_utf16(encoding: &'static Encoding, sample: &[u8]) -> bool {
+    let (text, had_errors) = encoding.decode_without_bom_handling(sample);
+    if had_errors {
+        return false;
+    }
+    let total = text.chars().count().max(1);
+    let han = text.chars().filter(|&c| is_han(c) || is_cjk_punct(c)).count();
+    han * 10 >= total * 7
+}
+
+/// Refuses text that is really binary data or the product of a wrong encoding.
+fn check_is_text(text: &str) -> Result<(), DecodeError> {
+    if text.trim().is_empty() {
+        return Err(DecodeError::Empty);
+    }
+    let mut total = 0usize;
+    let mut replacement = 0usize;
+    let mut control = 0usize;
+    for c in text.chars() {
+        total += 1;
+        if c == '\u{FFFD}' {
+            replacement += 1;
+        } else if c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\u{c}') {
+            control += 1;
+        }
+    }
+    if control * 100 > total {
+        return Err(DecodeError::NotText(format!("binary data ({control} control characters)")));
+    }
+    // A stray bad byte happens in real pages; a few percent means the encoding is wrong.
+    if replacement > 8 && replacement * 100 > total {
+        return Err(DecodeError::NotText(format!(
+            "{replacement} of {total} characters are not valid in any supported encoding (try --encoding)"
+        )));
+    }
+    Ok(())
+}
+
+/// True for CJK unified ideographs (the Han script), including extensions.
+pub fn is_han(c: char) -> bool {
+    matches!(c,
+        '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}'
+        | '\u{20000}'..='\u{2FA1F}' | '\u{30000}'..='\u{3134F}')
+}
+
+fn is_cjk_punct(c: char) -> bool {
+    matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}' | '\u{2018}'..='\u{201D}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use encoding_rs::{BIG5, GB18030, GBK};
+
+    const SAMPLE: &str = "上海宝山全力打造新时代现代化转型样本。“南北转型”是重大部署！";
+
+    #[test]
+    fn utf8_with_and_without_bom() {
+        let plain = decode(SAMPLE.as_bytes(), None).unwrap();
+        assert_eq!(plain.text, SAMPLE);
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend_from_slice(SAMPLE.as_bytes());
+        assert_eq!(decode(&with_bom, None).unwrap().text, SAMPLE);
+    }
+
+    #[test]
+    fn utf16_with_bom_and_without() {
+        for (encoding, bom) in [(UTF_16LE, &b"\xFF\xFE"[..]), (UTF_16BE, &b"\xFE\xFF"[..])] {
+            let units: Vec<u8> = SAMPLE
+                .encode_utf16()
+                .flat_map(|u| if encoding == UTF_16LE { u.to_le_bytes() } else { u.to_be_bytes() })
+                .collect();
+            let mut with_bom = bom.to_vec();
+            with_bom.extend_from_slice(&units);
+            assert_eq!(decode(&with_bom, None).unwrap().text, SAMPLE);
+            let without = decode(&units, None).unwrap();
+            assert_eq!((without.text.as_str(), without.encoding), (SAMPLE, encoding));
+        }
+    }
+
+    #[test]
+    fn detects_gb18030_and_big5() {
+        // Longer text gives chardetng enough evidence, as a real article does.
+        let long = SAMPLE.repeat(4);
+        let (gb, _, _) = GB18030.encode(&long);
+        let decoded = decode(&gb, None).unwrap();
+        assert_eq!(decoded.text, long);
+        assert!(decoded.encoding == GBK || decoded.encoding == GB18030);
+
+        let traditional = "上海寶山全力打造新時代現代化轉型樣本。「南北轉型」是重大部署！".repeat(4);
+        let (big5, _, _) = BIG5.encode(&traditional);
+        let decoded = decode(&big5, None).unwrap();
+        assert_eq!((decoded.text.as_str(), decoded.encoding), (traditional.as_str(), BIG5));
+    }
+
+    #[test]
+    fn forced_encoding_is_used() {
+        let (gb, _, _) = GBK.encode(SAMPLE);
+        assert_eq!(decode(&gb, Some(GBK)).unwrap().text, SAMPLE);
+        assert!(encoding_for_label("gbk").is_some());
+        assert!(encoding_for_label("klingon").is_none());
+    }
+
+    #[test]
+    fn truncated_multibyte_at_end_is_tolerated() {
+        let long = SAMPLE.repeat(4);
+        let (gb, _, _) = GB18030.encode(&long);
+        let cut = &gb[..gb.len() - 1];
+        let decoded = decode(cut, None).unwrap();
+        assert!(long.starts_with(&decoded.text));
+        let utf8 = &long.as_bytes()[..long.len() - 1];
+        assert!(long.starts_with(&decode(utf8, None).unwrap().text));
+    }
+
+    #[test]
+    fn refuses_empty_and_binary() {
+        assert_eq!(decode(b"", None), Err(DecodeError::Empty));
+        assert_eq!(decode(b" \n\t ", None), Err(DecodeError::Empty));
+        let binary: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        assert!(matches!(decode(&binary, None), Err(DecodeError::NotText(_))));
+        assert!(matches!(decode(b"abc\0\0\0\0\0def\0\0\x01\x02", None), Err(DecodeError::NotText(_))));
+    }
+}

@@ -1,0 +1,17 @@
+//! zhbrief turns Chinese news articles into short, faithful briefs.
+//!
+//! The pipeline is a chain of stages, each a module taking a typed value and returning the next:
+//! [`input`] (bytes → [`article::Article`]), [`segment`] (sentences, words), [`extract`] (key
+//! points, keywords), [`brief`] (the [`brief::Brief`]) and [`render`] (Markdown, JSON). [`app`]
+//! drives them for the command line.
+
+pub mod app;
+pub mod article;
+pub mod brief;
+pub mod error;
+pub mod extract;
+pub mod input;
+pub mod render;
+pub mod segment;
+
+pub use error::{Error, Origin, Result};

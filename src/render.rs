@@ -1,0 +1,129 @@
+//! The output stage: briefs as Markdown for people or JSON for machines.
+
+use std::fmt::Write;
+
+use crate::brief::Brief;
+
+/// Output format of briefs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// A Markdown document.
+    #[default]
+    Markdown,
+    /// A JSON object (schema in the README).
+    Json,
+}
+
+impl Format {
+    /// File extension of a brief in this format.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Markdown => "md",
+            Format::Json => "json",
+        }
+    }
+}
+
+/// Renders a brief in `format`, ending with a newline.
+pub fn render(brief: &Brief, format: Format) -> String {
+    match format {
+        Format::Markdown => markdown(brief),
+        Format::Json => json(brief, true),
+    }
+}
+
+/// Renders a brief as JSON: pretty for one brief, one line per brief for JSON Lines.
+pub fn json(brief: &Brief, pretty: bool) -> String {
+    let mut out = if pretty {
+        serde_json::to_string_pretty(brief)
+    } else {
+        serde_json::to_string(brief)
+    }
+    .expect("a brief is plain data and always serialises");
+    out.push('\n');
+    out
+}
+
+/// Renders a brief as Markdown that reads well on GitHub and in a terminal.
+pub fn markdown(brief: &Brief) -> String {
+    let mut out = String::new();
+    let heading = brief.title.as_deref().unwrap_or(&brief.lead);
+    let _ = writeln!(out, "# {}\n", escape(heading));
+    let meta: Vec<String> = [
+        brief.date.clone(),
+        brief.source.as_ref().map(|s| format!("来源：{s}")),
+        brief.author.as_ref().map(|a| format!("作者：{a}")),
+        brief.editor.as_ref().map(|e| format!("编辑：{e}")),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|field| escape(&field))
+    .collect();
+    if !meta.is_empty() {
+        let _ = writeln!(out, "{}\n", meta.join(" · "));
+    }
+    out.push_str("## 要点\n\n");
+    for point in &brief.key_points {
+        let _ = writeln!(out, "- {}", escape(point));
+    }
+    if !brief.keywords.is_empty() {
+        let keywords: Vec<String> = brief.keywords.iter().map(|k| escape(k)).collect();
+        let _ = writeln!(out, "\n**关键词：** {}", keywords.join(" · "));
+    }
+    out
+}
+
+/// Backslash-escapes the ASCII characters Markdown would take as markup, so article text renders
+/// as the text it is (and cannot inject links or HTML into a brief).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brief() -> Brief {
+        Brief {
+            title: Some("标题".into()),
+            date: Some("2023-10-24 14:09".into()),
+            source: Some("央广网".into()),
+            author: None,
+            editor: None,
+            key_points: vec!["第一点。".into(), "含有*星号*和<b>标签</b>。".into()],
+            keywords: vec!["宝山".into(), "转型".into()],
+            lead: "导语".into(),
+        }
+    }
+
+    #[test]
+    fn markdown_has_heading_meta_points_keywords() {
+        let md = markdown(&brief());
+        assert!(md.starts_with("# 标题\n\n2023-10-24 14:09 · 来源：央广网\n\n## 要点\n\n- 第一点。\n"));
+        assert!(md.contains(r"- 含有\*星号\*和\<b\>标签\</b\>。"));
+        assert!(md.ends_with("**关键词：** 宝山 · 转型\n"));
+    }
+
+    #[test]
+    fn heading_falls_back_to_lead() {
+        let md = markdown(&Brief { title: None, ..brief() });
+        assert!(md.starts_with("# 导语\n"));
+    }
+
+    #[test]
+    fn json_has_the_documented_fields() {
+        let value: serde_json::Value = serde_json::from_str(&json(&brief(), false)).unwrap();
+        for key in ["title", "date", "source", "author", "key_points", "keywords"] {
+            assert!(value.get(key).is_some(), "missing {key}");
+        }
+        assert!(value.get("lead").is_none());
+    }
+}
