@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 
 use crate::brief::{self, Brief};
-use crate::error::{Error, exit};
+use crate::error::{Error, Origin, exit};
 use crate::extract::ExtractOptions;
 use crate::input::{self, Input, ReadOptions};
 use crate::render::{self, Format};
@@ -26,10 +26,32 @@ pub struct Settings {
     pub jobs: usize,
 }
 
+impl Settings {
+    /// Everything in the settings that changes a brief's bytes, as one canonical string, for the
+    /// fingerprints that let reruns skip up-to-date briefs. Worker count is deliberately absent.
+    pub fn output_identity(&self) -> String {
+        format!(
+            "zhbrief {}\nformat={:?}\nsentences={:?}\nmax_chars={:?}\nkeywords={}\nencoding={:?}\n",
+            env!("CARGO_PKG_VERSION"),
+            self.format,
+            self.extract.sentences,
+            self.extract.max_chars,
+            self.extract.keywords,
+            self.read.encoding.map(|e| e.name()),
+        )
+    }
+}
+
+/// Makes the brief of one input's bytes.
+pub fn brief_from_bytes(origin: &Origin, bytes: &[u8], settings: &Settings) -> Result<Brief, Error> {
+    let article = input::parse_article(origin, bytes, &settings.read)?;
+    Ok(brief::extractive_brief(&article, &settings.extract))
+}
+
 /// Makes the brief of one input.
 pub fn brief_for(input: &Input, settings: &Settings) -> Result<Brief, Error> {
-    let article = input::load_article(input, &settings.read)?;
-    Ok(brief::extractive_brief(&article, &settings.extract))
+    let bytes = input::read_bytes(&input.origin, settings.read.max_input_bytes)?;
+    brief_from_bytes(&input.origin, &bytes, settings)
 }
 
 /// Runs zhbrief on the inputs, printing briefs to stdout; returns the process exit code.

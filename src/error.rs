@@ -41,6 +41,8 @@ pub mod exit {
     pub const IO: u8 = 74;
     /// A configuration file is invalid (EX_CONFIG).
     pub const CONFIG: u8 = 78;
+    /// Stopped by SIGINT (Ctrl-C), after finishing the articles in progress (128 + 2).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// What went wrong with one input; the `Display` form is the one-line message users see.

@@ -3,11 +3,13 @@
 //! The pipeline is a chain of stages, each a module taking a typed value and returning the next:
 //! [`input`] (bytes → [`article::Article`]), [`segment`] (sentences, words), [`extract`] (key
 //! points, keywords), [`brief`] (the [`brief::Brief`]) and [`render`] (Markdown, JSON). [`app`]
-//! drives them for the command line.
+//! drives them for the command line, [`batch`] for output folders and CI.
 
 pub mod app;
 pub mod article;
+pub mod batch;
 pub mod brief;
+pub mod config;
 pub mod error;
 pub mod extract;
 pub mod input;

@@ -76,7 +76,7 @@ pub fn markdown(brief: &Brief) -> String {
 
 /// Backslash-escapes the ASCII characters Markdown would take as markup, so article text renders
 /// as the text it is (and cannot inject links or HTML into a brief).
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~') {

@@ -137,9 +137,3 @@ pub fn parse_article(origin: &Origin, bytes: &[u8], options: &ReadOptions) -> Re
     };
     article.ok_or_else(|| Error::NoArticleText(origin.clone()))
 }
-
-/// Reads, decodes and cleans one input.
-pub fn load_article(input: &Input, options: &ReadOptions) -> Result<Article> {
-    let bytes = read_bytes(&input.origin, options.max_input_bytes)?;
-    parse_article(&input.origin, &bytes, options)
-}
