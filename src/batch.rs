@@ -10,11 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::app::{self, Settings};
+use crate::app::Pipeline;
 use crate::error::{Error, Origin, exit};
 use crate::input::{self, Input};
 use crate::render::{self, Format};
@@ -113,7 +112,8 @@ const MARKDOWN_RECORD_PREFIX: &str = "<!-- zhbrief ";
 const MARKDOWN_RECORD_SUFFIX: &str = " -->";
 
 /// Runs a batch (or a check) over the inputs; returns the exit code.
-pub fn run(settings: &Settings, options: &BatchOptions, interrupted: Arc<AtomicBool>) -> u8 {
+pub fn run(pipeline: &Pipeline, options: &BatchOptions, interrupted: Arc<AtomicBool>) -> u8 {
+    let settings = pipeline.settings();
     let (mut inputs, walk_errors) = input::collect_inputs(&settings.inputs);
     if let Some(shard) = options.shard {
         inputs.retain(|input| shard.contains(&input.relative));
@@ -123,6 +123,7 @@ pub fn run(settings: &Settings, options: &BatchOptions, interrupted: Arc<AtomicB
 
     let planned = plan_outputs(&inputs, &options.out, settings.format);
     let stop = AtomicBool::new(false);
+    let identity = pipeline.identity();
     let run_one = |(input, target): &(Input, Result<PathBuf, String>)| -> Outcome {
         if stop.load(Ordering::Relaxed) || interrupted.load(Ordering::Relaxed) {
             return Outcome::Skipped;
@@ -130,7 +131,7 @@ pub fn run(settings: &Settings, options: &BatchOptions, interrupted: Arc<AtomicB
         progress.start(input);
         let outcome = match target {
             Err(reason) => Err(Error::Config(format!("{}: {reason}", input.origin))),
-            Ok(path) => process(input, path, settings, options),
+            Ok(path) => process(input, path, pipeline, &identity, options),
         };
         let outcome = outcome.unwrap_or_else(|err| {
             progress.error(&err.to_string());
@@ -146,10 +147,7 @@ pub fn run(settings: &Settings, options: &BatchOptions, interrupted: Arc<AtomicB
         progress.finish_one();
         outcome
     };
-    let outcomes: Vec<Outcome> = match rayon::ThreadPoolBuilder::new().num_threads(settings.jobs.max(1)).build() {
-        Ok(pool) => pool.install(|| planned.par_iter().map(run_one).collect()),
-        Err(_) => planned.iter().map(run_one).collect(),
-    };
+    let outcomes: Vec<Outcome> = pipeline.map_in_order(&planned, run_one);
     progress.clear();
 
     let count = |wanted: Outcome| outcomes.iter().filter(|&&o| o == wanted).count();
@@ -204,9 +202,9 @@ fn plan_outputs(inputs: &[Input], out: &Path, format: Format) -> Vec<(Input, Res
 
 /// The fingerprint of a brief: everything its bytes depend on. A brief whose embedded
 /// fingerprint matches is up to date and is not made again.
-fn fingerprint(settings: &Settings, input_bytes: &[u8]) -> String {
+fn fingerprint(identity: &str, input_bytes: &[u8]) -> String {
     let mut hasher = Sha256::new();
-    hasher.update(settings.output_identity().as_bytes());
+    hasher.update(identity.as_bytes());
     hasher.update([0]);
     hasher.update(input_bytes);
     hex(&hasher.finalize())
@@ -219,9 +217,10 @@ fn hex(bytes: &[u8]) -> String {
     })
 }
 
-fn process(input: &Input, path: &Path, settings: &Settings, options: &BatchOptions) -> Result<Outcome, Error> {
+fn process(input: &Input, path: &Path, pipeline: &Pipeline, identity: &str, options: &BatchOptions) -> Result<Outcome, Error> {
+    let settings = pipeline.settings();
     let bytes = input::read_bytes(&input.origin, settings.read.max_input_bytes)?;
-    let fingerprint = fingerprint(settings, &bytes);
+    let fingerprint = fingerprint(identity, &bytes);
     let existing = read_record(path);
     if existing.as_ref().is_some_and(|record| record.fingerprint == fingerprint) {
         return Ok(Outcome::Unchanged);
@@ -229,7 +228,7 @@ fn process(input: &Input, path: &Path, settings: &Settings, options: &BatchOptio
     if options.check {
         return Ok(if existing.is_some() || path.exists() { Outcome::Stale } else { Outcome::Missing });
     }
-    let brief = app::brief_from_bytes(&input.origin, &bytes, settings)?;
+    let brief = pipeline.brief_from_bytes(&input.origin, &bytes)?;
     let record = Record {
         fingerprint,
         input: input.relative.to_string_lossy().replace('\\', "/"),

@@ -29,6 +29,16 @@ pub struct FileConfig {
     pub max_input_bytes: Option<u64>,
     /// Worker threads.
     pub jobs: Option<usize>,
+    /// Add the abstractive summary.
+    pub abstractive: Option<bool>,
+    /// Add the English translation.
+    pub translate: Option<bool>,
+    /// Model name or GGUF path.
+    pub model: Option<String>,
+    /// Folder of prompt templates.
+    pub prompts: Option<PathBuf>,
+    /// User glossary (TSV).
+    pub glossary: Option<PathBuf>,
 }
 
 /// Loads `explicit` (which must exist) or else `zhbrief.toml` in the working folder, if any.
@@ -59,7 +69,8 @@ mod tests {
 
     #[test]
     fn parses_known_keys_and_rejects_typos() {
-        let config = parse("format = \"json\"\nsentences = 4\nmax-chars = 300\n").unwrap();
+        let config = parse("format = \"json\"\nsentences = 4\nmax-chars = 300\ntranslate = true\nmodel = \"m\"\n").unwrap();
+        assert_eq!((config.translate, config.model.as_deref()), (Some(true), Some("m")));
         assert_eq!(config.format, Some(Format::Json));
         assert_eq!(config.sentences, Some(4));
         assert_eq!(config.max_chars, Some(300));

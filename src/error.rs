@@ -94,6 +94,12 @@ pub enum Error {
     /// An `--encoding` label that names no known encoding.
     #[error("unknown encoding `{0}` (try utf-8, gb18030, gbk, big5, utf-16le, utf-16be)")]
     UnknownEncoding(String),
+    /// A model could not be found (with what was looked for and how to get it).
+    #[error("{0}")]
+    ModelMissing(String),
+    /// A model could not be loaded or run.
+    #[error("model: {0}")]
+    Model(String),
     /// A configuration file or flag combination is invalid.
     #[error("{0}")]
     Config(String),
@@ -111,6 +117,7 @@ impl Error {
             | Error::Undecodable { .. }
             | Error::NoArticleText(_) => exit::DATA,
             Error::UnknownEncoding(_) => exit::USAGE,
+            Error::ModelMissing(_) | Error::Model(_) => exit::UNAVAILABLE,
             Error::Config(_) => exit::CONFIG,
         }
     }

@@ -67,9 +67,25 @@ pub fn markdown(brief: &Brief) -> String {
     for point in &brief.key_points {
         let _ = writeln!(out, "- {}", escape(point));
     }
+    if let Some(summary) = &brief.summary {
+        let text: String = summary.iter().map(|s| s.text.as_str()).collect();
+        let _ = writeln!(out, "\n## 摘要\n\n{}", escape(&text));
+    }
     if !brief.keywords.is_empty() {
         let keywords: Vec<String> = brief.keywords.iter().map(|k| escape(k)).collect();
         let _ = writeln!(out, "\n**关键词：** {}", keywords.join(" · "));
+    }
+    if let Some(translation) = &brief.translation {
+        out.push_str("\n## English\n\n");
+        if let Some(title) = &translation.title {
+            let _ = writeln!(out, "**{}**\n", escape(title));
+        }
+        for point in &translation.key_points {
+            let _ = writeln!(out, "- {}", escape(point));
+        }
+        if let Some(summary) = &translation.summary {
+            let _ = writeln!(out, "\n{}", escape(summary));
+        }
     }
     out
 }
@@ -100,6 +116,8 @@ mod tests {
             editor: None,
             key_points: vec!["第一点。".into(), "含有*星号*和<b>标签</b>。".into()],
             keywords: vec!["宝山".into(), "转型".into()],
+            summary: None,
+            translation: None,
             lead: "导语".into(),
         }
     }
@@ -110,6 +128,18 @@ mod tests {
         assert!(md.starts_with("# 标题\n\n2023-10-24 14:09 · 来源：央广网\n\n## 要点\n\n- 第一点。\n"));
         assert!(md.contains(r"- 含有\*星号\*和\<b\>标签\</b\>。"));
         assert!(md.ends_with("**关键词：** 宝山 · 转型\n"));
+    }
+
+    #[test]
+    fn summary_and_translation_sections() {
+        use crate::model_stage::{SummarySentence, Translation};
+        let md = markdown(&Brief {
+            summary: Some(vec![SummarySentence { text: "摘要句。".into(), support: vec![], extractive_fallback: false }]),
+            translation: Some(Translation { title: Some("Title".into()), key_points: vec!["Point.".into()], summary: Some("Sum.".into()) }),
+            ..brief()
+        });
+        assert!(md.contains("\n## 摘要\n\n摘要句。\n"));
+        assert!(md.ends_with("\n## English\n\n**Title**\n\n- Point.\n\nSum.\n"), "{md}");
     }
 
     #[test]

@@ -1,0 +1,71 @@
+//! `zhbrief bench`: model load, prompt processing and generation speed, and peak memory.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::llm::{self, Catalog, GenerateOptions, Message, Model};
+
+/// The figures one bench run measures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchReport {
+    /// The model file.
+    pub model: String,
+    /// Seconds to load the model.
+    pub load_s: f64,
+    /// Tokens in the chat prompt.
+    pub prompt_tokens: usize,
+    /// Prompt processing speed.
+    pub prompt_tokens_per_s: f64,
+    /// Tokens generated.
+    pub gen_tokens: usize,
+    /// Generation speed.
+    pub gen_tokens_per_s: f64,
+    /// Peak resident memory of the process, MiB.
+    pub peak_rss_mib: f64,
+    /// Worker threads candle used.
+    pub threads: usize,
+}
+
+/// Loads `model`, processes `prompt_text` as a user message in the model's chat template and
+/// generates `max_tokens` tokens greedily.
+pub fn run(model: &str, offline: bool, prompt_text: &str, max_tokens: usize) -> Result<BenchReport, Error> {
+    let path = llm::catalog::resolve(&Catalog::builtin(), model, offline)?;
+    let started = Instant::now();
+    let mut model = Model::load(&path)?;
+    let load_s = started.elapsed().as_secs_f64();
+    let options = GenerateOptions { max_new_tokens: max_tokens, ignore_stop_tokens: true, ..GenerateOptions::default() };
+    let generation = model.chat(&[Message::user(prompt_text)], &options, &mut |_| {})?;
+    Ok(BenchReport {
+        model: path.display().to_string(),
+        load_s,
+        prompt_tokens: generation.prompt_tokens,
+        prompt_tokens_per_s: generation.prompt_tokens as f64 / generation.prompt_time.as_secs_f64().max(1e-9),
+        gen_tokens: generation.generated_tokens,
+        gen_tokens_per_s: generation.generated_tokens as f64 / generation.generation_time.as_secs_f64().max(1e-9),
+        peak_rss_mib: peak_rss_mib(),
+        threads: candle_core::utils::get_num_threads(),
+    })
+}
+
+/// Peak resident set size (VmHWM) of this process in MiB; 0 where /proc is unavailable.
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string(Path::new("/proc/self/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+impl BenchReport {
+    /// A human-readable table.
+    pub fn to_text(&self) -> String {
+        format!(
+            "model              {}\nthreads            {}\nload               {:.2} s\nprompt             {} tokens, {:.1} tokens/s\ngeneration         {} tokens, {:.1} tokens/s\npeak RSS           {:.0} MiB\n",
+            self.model, self.threads, self.load_s, self.prompt_tokens, self.prompt_tokens_per_s, self.gen_tokens, self.gen_tokens_per_s, self.peak_rss_mib
+        )
+    }
+}

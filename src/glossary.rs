@@ -1,0 +1,235 @@
+//! Per-article glossaries for translation: names in pinyin, numbers and dates in English words, and
+//! the user's own renderings (`--glossary FILE`, TSV `中文<TAB>English`), which win.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::LazyLock;
+
+use pinyin::ToPinyin;
+use regex::Regex;
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::facts::normalise_digits;
+use crate::segment;
+
+/// One rendering: source text and its English.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GlossaryEntry {
+    /// The Chinese.
+    pub source: String,
+    /// The English.
+    pub target: String,
+}
+
+/// Reads a user glossary: one `中文<TAB>English` pair per line; `#` comments and blank lines skipped.
+pub fn load_user_glossary(path: &Path) -> Result<Vec<GlossaryEntry>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config(format!("{}: cannot read glossary: {e}", path.display())))?;
+    let mut entries = Vec::new();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((source, target)) = line.split_once('\t') else {
+            return Err(Error::Config(format!("{}:{}: expected `中文<TAB>English`", path.display(), number + 1)));
+        };
+        entries.push(GlossaryEntry { source: source.trim().into(), target: target.trim().into() });
+    }
+    Ok(entries)
+}
+
+/// Common Chinese surnames: a two- or three-character name starting with one is rendered in
+/// pinyin. Transliterated foreign names (特朗普) are left to the model, where pinyin would be wrong.
+const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝";
+
+/// Places whose English is not their pinyin.
+const KNOWN_PLACES: &[(&str, &str)] = &[
+    ("中国", "China"), ("香港", "Hong Kong"), ("澳门", "Macao"), ("台湾", "Taiwan"), ("西藏", "Tibet"),
+    ("内蒙古", "Inner Mongolia"), ("长江", "Yangtze River"), ("长三角", "Yangtze River Delta"), ("黄河", "Yellow River"),
+    ("珠三角", "Pearl River Delta"), ("陕西", "Shaanxi"), ("美国", "United States"), ("日本", "Japan"), ("韩国", "South Korea"),
+    ("英国", "United Kingdom"), ("法国", "France"), ("德国", "Germany"), ("俄罗斯", "Russia"), ("欧盟", "EU"), ("欧洲", "Europe"),
+];
+
+/// English for administrative suffixes of place names.
+const PLACE_SUFFIXES: &[(&str, &str)] =
+    &[("省", "Province"), ("市", "City"), ("区", "District"), ("县", "County"), ("镇", "Town"), ("乡", "Township"), ("村", "Village")];
+
+fn pinyin_of(text: &str) -> Option<Vec<&'static str>> {
+    text.chars().map(|c| c.to_pinyin().map(|p| p.plain())).collect()
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// 陈杰 → Chen Jie; 欧阳修 stays surname + given name by the first character.
+fn person_in_pinyin(name: &str) -> Option<String> {
+    let first = name.chars().next()?;
+    if !(2..=3).contains(&name.chars().count()) || !SURNAMES.contains(first) {
+        return None;
+    }
+    let syllables = pinyin_of(name)?;
+    Some(format!("{} {}", capitalise(syllables[0]), capitalise(&syllables[1..].concat())))
+}
+
+/// 宝山 → Baoshan; 宝山区 → Baoshan District; 中国 → China.
+fn place_in_english(name: &str) -> Option<String> {
+    if let Some((_, english)) = KNOWN_PLACES.iter().find(|(zh, _)| *zh == name) {
+        return Some(english.to_string());
+    }
+    let (stem, suffix) = PLACE_SUFFIXES
+        .iter()
+        .find_map(|(zh, en)| name.strip_suffix(zh).filter(|s| s.chars().count() >= 2).map(|s| (s, Some(*en))))
+        .unwrap_or((name, None));
+    if !(2..=4).contains(&stem.chars().count()) {
+        return None;
+    }
+    let stem_english = match KNOWN_PLACES.iter().find(|(zh, _)| *zh == stem) {
+        Some((_, english)) => english.to_string(),
+        None => capitalise(&pinyin_of(stem)?.concat()),
+    };
+    Some(match suffix {
+        Some(suffix) => format!("{stem_english} {suffix}"),
+        None => stem_english,
+    })
+}
+
+/// English words for a number of 万/亿 units: 6000万 → 60 million.
+fn large_number(value: f64) -> String {
+    let (scaled, unit) = if value >= 1e9 {
+        (value / 1e9, " billion")
+    } else if value >= 1e6 {
+        (value / 1e6, " million")
+    } else {
+        (value, "")
+    };
+    let rounded = (scaled * 100.0).round() / 100.0;
+    let digits = if rounded.fract() == 0.0 { format!("{rounded:.0}") } else { format!("{rounded}") };
+    let digits = if unit.is_empty() { with_thousands(&digits) } else { digits };
+    format!("{digits}{unit}")
+}
+
+fn with_thousands(digits: &str) -> String {
+    let (whole, fraction) = digits.split_once('.').map_or((digits, None), |(w, f)| (w, Some(f)));
+    let mut out = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if let Some(fraction) = fraction {
+        out.push('.');
+        out.push_str(fraction);
+    }
+    out
+}
+
+const MONTHS: [&str; 12] =
+    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+
+/// English renderings of the numbers and dates in `text`, the things small models get wrong:
+/// 2月10日 → February 10, 6000万元 → 60 million yuan, 3.4万人次 → 34,000 person-times.
+pub fn number_hints(text: &str) -> Vec<GlossaryEntry> {
+    static DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日").unwrap());
+    static AMOUNT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d+(?:\.\d+)?)(万|亿)(元|人次|人|户|吨|平方米|平方公里)?").unwrap());
+    let text = normalise_digits(text);
+    let mut hints = Vec::new();
+    for caps in DATE.captures_iter(&text) {
+        let month: usize = caps[2].parse().unwrap_or(0);
+        let day: usize = caps[3].parse().unwrap_or(0);
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+            continue;
+        }
+        let mut english = format!("{} {day}", MONTHS[month - 1]);
+        if let Some(year) = caps.get(1) {
+            english.push_str(&format!(", {}", year.as_str()));
+        }
+        hints.push(GlossaryEntry { source: caps[0].to_string(), target: english });
+    }
+    for caps in AMOUNT.captures_iter(&text) {
+        let Ok(number) = caps[1].parse::<f64>() else { continue };
+        let value = number * if &caps[2] == "万" { 1e4 } else { 1e8 };
+        let unit = match caps.get(3).map(|m| m.as_str()) {
+            Some("元") => " yuan",
+            Some("人次") => " person-times",
+            Some("人") => " people",
+            Some("户") => " households",
+            Some("吨") => " tonnes",
+            Some("平方米") => " square metres",
+            Some("平方公里") => " square kilometres",
+            _ => "",
+        };
+        hints.push(GlossaryEntry { source: caps[0].to_string(), target: format!("{}{unit}", large_number(value)) });
+    }
+    hints
+}
+
+/// Builds the glossary of an article: names found by jieba, in pinyin or a known English form,
+/// with the user's entries taking precedence. Sorted by source for deterministic prompts.
+pub fn article_glossary(text: &str, user: &[GlossaryEntry]) -> Vec<GlossaryEntry> {
+    let mut entries: BTreeMap<String, String> = BTreeMap::new();
+    for tag in segment::jieba().tag(text, true) {
+        let english = match tag.tag {
+            "nr" => person_in_pinyin(tag.word),
+            "ns" => place_in_english(tag.word),
+            _ => None,
+        };
+        if let Some(english) = english {
+            entries.entry(tag.word.to_string()).or_insert(english);
+        }
+    }
+    for entry in user {
+        entries.insert(entry.source.clone(), entry.target.clone());
+    }
+    entries.into_iter().map(|(source, target)| GlossaryEntry { source, target }).collect()
+}
+
+/// The entries (and number hints) that matter for one unit of text, longest source first.
+pub fn relevant(glossary: &[GlossaryEntry], unit: &str) -> Vec<GlossaryEntry> {
+    let mut found: Vec<GlossaryEntry> = glossary.iter().filter(|e| unit.contains(&e.source)).cloned().collect();
+    found.extend(number_hints(unit));
+    found.sort_by(|a, b| b.source.chars().count().cmp(&a.source.chars().count()).then(a.source.cmp(&b.source)));
+    found.dedup_by(|a, b| a.source == b.source);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_in_pinyin_or_known_english() {
+        assert_eq!(person_in_pinyin("陈杰").as_deref(), Some("Chen Jie"));
+        assert_eq!(person_in_pinyin("唐奇云").as_deref(), Some("Tang Qiyun"));
+        assert_eq!(person_in_pinyin("特朗普"), None, "foreign names are not pinyin");
+        assert_eq!(place_in_english("宝山").as_deref(), Some("Baoshan"));
+        assert_eq!(place_in_english("宝山区").as_deref(), Some("Baoshan District"));
+        assert_eq!(place_in_english("中国").as_deref(), Some("China"));
+    }
+
+    #[test]
+    fn numbers_and_dates_in_english() {
+        let hints = number_hints("2月10日，首批扶持项目近6000万元，培训3.4万人次，投资1.5亿元。");
+        let find = |s: &str| hints.iter().find(|h| h.source == s).map(|h| h.target.as_str());
+        assert_eq!(find("2月10日"), Some("February 10"));
+        assert_eq!(find("6000万元"), Some("60 million yuan"));
+        assert_eq!(find("3.4万人次"), Some("34,000 person-times"));
+        assert_eq!(find("1.5亿元"), Some("150 million yuan"));
+        assert_eq!(number_hints("2023年10月23日")[0].target, "October 23, 2023");
+    }
+
+    #[test]
+    fn user_glossary_wins_and_loads_from_tsv() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.tsv");
+        std::fs::write(&path, "# names\n陈杰\tChen Jie (vice mayor)\n\n宝山\tBaoshan\n").unwrap();
+        let user = load_user_glossary(&path).unwrap();
+        let glossary = article_glossary("上海市副市长陈杰在宝山考察。", &user);
+        assert!(glossary.iter().any(|e| e.source == "陈杰" && e.target == "Chen Jie (vice mayor)"));
+        std::fs::write(&path, "no tab here\n").unwrap();
+        assert!(load_user_glossary(&path).unwrap_err().to_string().contains(":1:"));
+    }
+}

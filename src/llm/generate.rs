@@ -1,0 +1,217 @@
+//! Text generation: greedy by default (deterministic), seeded sampling on request, stop tokens,
+//! a token cap, streaming, and an English-only constraint.
+
+use std::time::{Duration, Instant};
+
+use candle_core::{Device, Tensor};
+use candle_transformers::generation::{LogitsProcessor, Sampling as CandleSampling};
+
+use super::{Message, Model, bytes};
+use crate::error::Error;
+
+/// Random sampling instead of greedy decoding; the seed makes it repeatable.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// Softmax temperature.
+    pub temperature: f64,
+    /// Nucleus threshold.
+    pub top_p: f64,
+    /// RNG seed.
+    pub seed: u64,
+}
+
+/// How to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateOptions {
+    /// Most tokens to generate.
+    pub max_new_tokens: usize,
+    /// Forbid every token that could spell a Han character or full-width punctuation.
+    pub english_only: bool,
+    /// `None`: greedy.
+    pub sampling: Option<Sampling>,
+    /// Penalty on tokens seen in the last [`REPEAT_WINDOW`] tokens (1.0 = none); small models loop
+    /// without one.
+    pub repeat_penalty: f32,
+    /// Keep going past stop tokens up to `max_new_tokens` (benchmarks want exactly N tokens).
+    pub ignore_stop_tokens: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions { max_new_tokens: 256, english_only: false, sampling: None, repeat_penalty: 1.1, ignore_stop_tokens: false }
+    }
+}
+
+/// Tokens looked back at by the repeat penalty.
+pub const REPEAT_WINDOW: usize = 64;
+/// Prompt tokens per forward pass: large batches use matrix-matrix kernels, and the cap bounds
+/// the attention scores' memory on long prompts.
+const PROMPT_BATCH: usize = 512;
+
+/// What a generation produced, with timings for `zhbrief bench` and `-v`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    /// The text, `<think>` blocks removed, trimmed.
+    pub text: String,
+    /// Tokens in the prompt.
+    pub prompt_tokens: usize,
+    /// Tokens generated (stop token excluded).
+    pub generated_tokens: usize,
+    /// Time to process the prompt.
+    pub prompt_time: Duration,
+    /// Time to generate.
+    pub generation_time: Duration,
+    /// Whether generation stopped at the token cap rather than a stop token.
+    pub hit_token_cap: bool,
+}
+
+impl Model {
+    /// Renders `messages` with the model's chat template and generates the assistant's reply.
+    /// `on_text` receives the text as it is produced (for streaming to a terminal).
+    pub fn chat(
+        &mut self,
+        messages: &[Message],
+        options: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation, Error> {
+        let prompt = self.template.render(messages).map_err(Error::Model)?;
+        let tokens = self.encode(&prompt)?;
+        self.generate(&tokens, options, on_text)
+    }
+
+    /// Tokenizes text; special-token markup in it (from the chat template) becomes special tokens.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>, Error> {
+        let encoding = self.tokenizer.encode(text, false).map_err(|e| Error::Model(format!("tokenizer: {e}")))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Number of tokens in `text`.
+    pub fn count_tokens(&self, text: &str) -> Result<usize, Error> {
+        Ok(self.encode(text)?.len())
+    }
+
+    /// Generates from prompt tokens, starting a fresh sequence.
+    pub fn generate(
+        &mut self,
+        prompt: &[u32],
+        options: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation, Error> {
+        let model_error = |e: candle_core::Error| Error::Model(format!("inference: {e}"));
+        if prompt.is_empty() {
+            return Err(Error::Model("empty prompt".into()));
+        }
+        self.lm.reset();
+        let started = Instant::now();
+        let mut logits = Vec::new();
+        for (index, batch) in prompt.chunks(PROMPT_BATCH).enumerate() {
+            logits = self.lm.forward(batch, index * PROMPT_BATCH).map_err(model_error)?;
+        }
+        let prompt_time = started.elapsed();
+
+        let sampling = match options.sampling {
+            None => CandleSampling::ArgMax,
+            Some(s) => CandleSampling::TopP { p: s.top_p, temperature: s.temperature },
+        };
+        let mut sampler = LogitsProcessor::from_sampling(options.sampling.map_or(0, |s| s.seed), sampling);
+        let allowed = options.english_only.then(|| self.english_tokens(logits.len()).clone());
+        let started = Instant::now();
+        let mut generated: Vec<u32> = Vec::new();
+        let mut emitted = 0usize;
+        let mut hit_token_cap = true;
+        while generated.len() < options.max_new_tokens {
+            if let Some(allowed) = &allowed {
+                for (logit, &ok) in logits.iter_mut().zip(allowed.iter()) {
+                    if !ok {
+                        *logit = f32::NEG_INFINITY;
+                    }
+                }
+            }
+            let vocab = logits.len();
+            let mut scores = Tensor::from_vec(std::mem::take(&mut logits), vocab, &Device::Cpu).map_err(model_error)?;
+            if options.repeat_penalty != 1.0 {
+                let window = &generated[generated.len().saturating_sub(REPEAT_WINDOW)..];
+                scores = candle_transformers::utils::apply_repeat_penalty(&scores, options.repeat_penalty, window)
+                    .map_err(model_error)?;
+            }
+            let next = sampler.sample(&scores).map_err(model_error)?;
+            if self.stop_tokens.contains(&next) && !options.ignore_stop_tokens {
+                hit_token_cap = false;
+                break;
+            }
+            generated.push(next);
+            // Stream only whole characters: a byte-level token may end mid-character.
+            let text = self.decode(&generated)?;
+            if !text.ends_with('\u{FFFD}') && text.len() > emitted {
+                on_text(&text[emitted..]);
+                emitted = text.len();
+            }
+            logits = self.lm.forward(&[next], prompt.len() + generated.len() - 1).map_err(model_error)?;
+        }
+        let text = strip_think(&self.decode(&generated)?);
+        Ok(Generation {
+            text,
+            prompt_tokens: prompt.len(),
+            generated_tokens: generated.len(),
+            prompt_time,
+            generation_time: started.elapsed(),
+            hit_token_cap,
+        })
+    }
+
+    fn decode(&self, tokens: &[u32]) -> Result<String, Error> {
+        self.tokenizer.decode(tokens, true).map_err(|e| Error::Model(format!("tokenizer: {e}")))
+    }
+
+    /// Which of the model's `size` output tokens English output may use. A token is barred when
+    /// its bytes contain a lead byte of a 3- or 4-byte UTF-8 sequence at or above U+3000 (CJK
+    /// punctuation, kana, Han, Hangul, full-width forms): without the lead byte no such character
+    /// can be spelled, even across tokens. Special tokens (stop markers) stay allowed; output rows
+    /// beyond the tokenizer's vocabulary (padding) are barred.
+    pub(crate) fn english_tokens(&self, size: usize) -> &Vec<bool> {
+        self.english_tokens.get_or_init(|| {
+            let specials: std::collections::HashSet<u32> =
+                self.tokenizer.get_added_tokens_decoder().into_iter().filter(|(_, t)| t.special).map(|(id, _)| id).collect();
+            (0..size as u32)
+                .map(|id| {
+                    if specials.contains(&id) {
+                        return true;
+                    }
+                    let Some(token) = self.tokenizer.id_to_token(id) else { return false };
+                    let raw = bytes::token_bytes(&token).unwrap_or_else(|| token.into_bytes());
+                    !raw.iter().any(|&b| (0xE3..=0xEF).contains(&b) || b >= 0xF0)
+                })
+                .collect()
+        })
+    }
+}
+
+/// Removes `<think>…</think>` reasoning blocks (and an unterminated one) and trims.
+pub fn strip_think(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<think>") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</think>") {
+            Some(end) => rest = &rest[start + end + "</think>".len()..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_think_blocks() {
+        assert_eq!(strip_think("<think>hmm</think> Answer."), "Answer.");
+        assert_eq!(strip_think("A <think>x</think>B<think>unfinished"), "A B");
+        assert_eq!(strip_think("plain"), "plain");
+    }
+}

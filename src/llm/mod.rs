@@ -1,0 +1,46 @@
+//! The model stage's engine: loading a GGUF model, its tokenizer and chat template, and generating.
+//!
+//! One [`Model`] is loaded per process and reused for every article. The transformer itself sits
+//! behind [`CausalLm`], so another family (Qwen3, Llama) is a new loader, not a rewrite.
+
+pub mod bytes;
+pub mod catalog;
+pub mod generate;
+pub mod gguf;
+pub mod qwen2;
+pub mod template;
+pub mod testing;
+
+pub use catalog::{Catalog, ModelSpec};
+pub use generate::{GenerateOptions, Sampling};
+pub use gguf::Model;
+
+/// A decoder-only transformer: feed tokens at a position, get the logits of the last one.
+pub trait CausalLm: Send {
+    /// Runs `tokens` starting at `position` (the number of tokens already in the cache) and returns
+    /// the vocabulary logits after the last token.
+    fn forward(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>>;
+    /// Forgets the cached keys and values: the next call starts a new sequence at position 0.
+    fn reset(&mut self);
+}
+
+/// A chat message for the model's chat template.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Message {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// The text.
+    pub content: String,
+}
+
+impl Message {
+    /// A system message.
+    pub fn system(content: impl Into<String>) -> Message {
+        Message { role: "system".into(), content: content.into() }
+    }
+
+    /// A user message.
+    pub fn user(content: impl Into<String>) -> Message {
+        Message { role: "user".into(), content: content.into() }
+    }
+}

@@ -1,0 +1,60 @@
+//! Chat templates: the model's own Jinja `tokenizer.chat_template`, rendered with minijinja.
+
+use minijinja::{Environment, ErrorKind, context};
+
+use super::Message;
+
+/// A compiled chat template.
+pub struct ChatTemplate {
+    env: Environment<'static>,
+}
+
+/// ChatML, the format of Qwen models, for GGUF files that carry no template.
+pub const CHATML: &str = "{% for message in messages %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+
+impl ChatTemplate {
+    /// Compiles a Jinja chat template as Hugging Face writes them (Python string methods included).
+    pub fn new(source: &str) -> Result<ChatTemplate, String> {
+        let mut env = Environment::new();
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        env.add_function("raise_exception", |message: String| -> Result<String, minijinja::Error> {
+            Err(minijinja::Error::new(ErrorKind::InvalidOperation, message))
+        });
+        env.add_template_owned("chat", source.to_string()).map_err(|e| format!("chat template: {e}"))?;
+        Ok(ChatTemplate { env })
+    }
+
+    /// Renders a conversation, ending with the prompt for the assistant's turn.
+    pub fn render(&self, messages: &[Message]) -> Result<String, String> {
+        let template = self.env.get_template("chat").map_err(|e| e.to_string())?;
+        template
+            .render(context! {
+                messages => messages,
+                add_generation_prompt => true,
+                tools => Option::<()>::None,
+                bos_token => "",
+                eos_token => "",
+            })
+            .map_err(|e| format!("chat template: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_chatml() {
+        let template = ChatTemplate::new(CHATML).unwrap();
+        let text = template.render(&[Message::system("S"), Message::user("U")]).unwrap();
+        assert_eq!(text, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    #[test]
+    fn python_methods_and_raise_exception_work() {
+        let source = "{% if messages[0].content.startswith('x') %}{{ raise_exception('no') }}{% endif %}{{ messages[0].content.strip() }}";
+        let template = ChatTemplate::new(source).unwrap();
+        assert_eq!(template.render(&[Message::user(" hi ")]).unwrap(), "hi");
+        assert!(template.render(&[Message::user("xy")]).is_err());
+    }
+}

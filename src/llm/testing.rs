@@ -1,0 +1,184 @@
+//! A tiny random-weight Qwen2 GGUF, written by tests so the real loader, tokenizer, chat template
+//! and generation code run without downloading a model.
+#![doc(hidden)]
+
+use std::path::Path;
+
+use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+use candle_core::{Device, Tensor};
+
+use super::bytes::bytes_token;
+
+/// Dimensions of the tiny model.
+pub const HIDDEN: usize = 64;
+const HEADS: u32 = 4;
+const KV_HEADS: u32 = 2;
+const FFN: usize = 128;
+const LAYERS: usize = 2;
+const CONTEXT: u32 = 4096;
+
+/// Multi-byte words given their own tokens, so a test can see whether Han text is generated.
+pub const HAN_WORDS: &[&str] = &["宝山", "上海", "转型", "。", "，"];
+
+/// The vocabulary: 256 byte tokens, a few merges, the Han words, then the special tokens.
+fn vocabulary() -> (Vec<String>, Vec<String>, Vec<i32>) {
+    let mut tokens: Vec<String> = (0..=255u8).map(|b| bytes_token(&[b])).collect();
+    let mut merges = Vec::new();
+    for (left, right) in [(" ", "t"), ("h", "e"), (" t", "he"), ("i", "n"), (" ", "a")] {
+        merges.push(format!("{} {}", bytes_token(left.as_bytes()), bytes_token(right.as_bytes())));
+        tokens.push(bytes_token(format!("{left}{right}").as_bytes()));
+    }
+    for word in HAN_WORDS {
+        // Build each word's bytes left to right through merges, as BPE would.
+        let bytes = word.as_bytes();
+        for end in 2..=bytes.len() {
+            let merged = bytes_token(&bytes[..end]);
+            if !tokens.contains(&merged) {
+                merges.push(format!("{} {}", bytes_token(&bytes[..end - 1]), bytes_token(&bytes[end - 1..end])));
+                tokens.push(merged);
+            }
+        }
+    }
+    let mut types = vec![1i32; tokens.len()];
+    for special in ["<|endoftext|>", "<|im_start|>", "<|im_end|>"] {
+        tokens.push(special.to_string());
+        types.push(3);
+    }
+    (tokens, merges, types)
+}
+
+/// Deterministic pseudo-random weights (a fixed LCG: no RNG crate, same bytes everywhere).
+fn weights(rows: usize, cols: usize, seed: u64, scale: f32) -> Tensor {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let data: Vec<f32> = (0..rows * cols)
+        .map(|_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2.0 * scale
+        })
+        .collect();
+    Tensor::from_vec(data, (rows, cols), &Device::Cpu).expect("shape matches")
+}
+
+fn quantized(tensor: &Tensor, dtype: GgmlDType) -> QTensor {
+    QTensor::quantize(tensor, dtype).expect("tiny tensors quantise")
+}
+
+/// Writes the tiny model to `path`.
+pub fn write_tiny_qwen2(path: &Path) -> candle_core::Result<()> {
+    let (tokens, merges, types) = vocabulary();
+    let vocab = tokens.len();
+    let kv = HIDDEN / HEADS as usize * KV_HEADS as usize;
+    let mut tensors: Vec<(String, QTensor)> = Vec::new();
+    let ones = |n: usize| Tensor::ones(n, candle_core::DType::F32, &Device::Cpu).expect("ones");
+    tensors.push(("token_embd.weight".into(), quantized(&weights(vocab, HIDDEN, 1, 1.0), GgmlDType::Q8_0)));
+    tensors.push(("output_norm.weight".into(), quantized(&ones(HIDDEN), GgmlDType::F32)));
+    tensors.push(("output.weight".into(), quantized(&weights(vocab, HIDDEN, 2, 0.5), GgmlDType::Q8_0)));
+    for layer in 0..LAYERS {
+        let seed = 100 + layer as u64 * 10;
+        let p = |name: &str| format!("blk.{layer}.{name}");
+        tensors.push((p("attn_q.weight"), quantized(&weights(HIDDEN, HIDDEN, seed, 0.2), GgmlDType::Q8_0)));
+        tensors.push((p("attn_k.weight"), quantized(&weights(kv, HIDDEN, seed + 1, 0.2), GgmlDType::Q8_0)));
+        tensors.push((p("attn_v.weight"), quantized(&weights(kv, HIDDEN, seed + 2, 0.2), GgmlDType::Q8_0)));
+        tensors.push((p("attn_q.bias"), quantized(&weights(1, HIDDEN, seed + 3, 0.1).flatten_all()?, GgmlDType::F32)));
+        tensors.push((p("attn_k.bias"), quantized(&weights(1, kv, seed + 4, 0.1).flatten_all()?, GgmlDType::F32)));
+        tensors.push((p("attn_v.bias"), quantized(&weights(1, kv, seed + 5, 0.1).flatten_all()?, GgmlDType::F32)));
+        tensors.push((p("attn_output.weight"), quantized(&weights(HIDDEN, HIDDEN, seed + 6, 0.2), GgmlDType::Q8_0)));
+        tensors.push((p("ffn_gate.weight"), quantized(&weights(FFN, HIDDEN, seed + 7, 0.2), GgmlDType::Q8_0)));
+        tensors.push((p("ffn_up.weight"), quantized(&weights(FFN, HIDDEN, seed + 8, 0.2), GgmlDType::Q8_0)));
+        tensors.push((p("ffn_down.weight"), quantized(&weights(HIDDEN, FFN, seed + 9, 0.2), GgmlDType::Q8_0)));
+        tensors.push((p("attn_norm.weight"), quantized(&ones(HIDDEN), GgmlDType::F32)));
+        tensors.push((p("ffn_norm.weight"), quantized(&ones(HIDDEN), GgmlDType::F32)));
+    }
+
+    use gguf_file::Value;
+    let strings = |items: &[String]| Value::Array(items.iter().map(|s| Value::String(s.clone())).collect());
+    let eos = (vocab - 1) as u32; // <|im_end|>
+    // A Qwen-style template, with the Python string methods real templates use.
+    let template = "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\\n' + message.content.strip() + '<|im_end|>\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
+    let metadata: Vec<(&str, Value)> = vec![
+        ("general.architecture", Value::String("qwen2".into())),
+        ("general.name", Value::String("zhbrief tiny test model".into())),
+        ("qwen2.attention.head_count", Value::U32(HEADS)),
+        ("qwen2.attention.head_count_kv", Value::U32(KV_HEADS)),
+        ("qwen2.embedding_length", Value::U32(HIDDEN as u32)),
+        ("qwen2.context_length", Value::U32(CONTEXT)),
+        ("qwen2.block_count", Value::U32(LAYERS as u32)),
+        ("qwen2.attention.layer_norm_rms_epsilon", Value::F32(1e-6)),
+        ("qwen2.rope.freq_base", Value::F32(10000.0)),
+        ("tokenizer.ggml.model", Value::String("gpt2".into())),
+        ("tokenizer.ggml.pre", Value::String("qwen2".into())),
+        ("tokenizer.ggml.tokens", strings(&tokens)),
+        ("tokenizer.ggml.merges", strings(&merges)),
+        ("tokenizer.ggml.token_type", Value::Array(types.into_iter().map(Value::I32).collect())),
+        ("tokenizer.ggml.eos_token_id", Value::U32(eos)),
+        ("tokenizer.chat_template", Value::String(template.into())),
+    ];
+    let metadata_refs: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+    let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut file = std::fs::File::create(path)?;
+    gguf_file::write(&mut file, &metadata_refs, &tensor_refs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{GenerateOptions, Message, Model, Sampling};
+    use crate::input::decode::is_han;
+
+    fn tiny_model() -> (tempfile::TempDir, Model) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        write_tiny_qwen2(&path).unwrap();
+        let model = Model::load(&path).unwrap();
+        (dir, model)
+    }
+
+    #[test]
+    fn tokenizer_from_gguf_round_trips() {
+        let (_dir, model) = tiny_model();
+        let text = "上海宝山 the thin 转型。";
+        let ids = model.encode(text).unwrap();
+        assert!(ids.contains(&model.tokenizer().token_to_id(&bytes_token("宝山".as_bytes())).unwrap()));
+        assert_eq!(model.tokenizer().decode(&ids, true).unwrap(), text);
+        let chat = model.encode("<|im_start|>user\nhi<|im_end|>").unwrap();
+        assert_eq!(chat[0], model.tokenizer().token_to_id("<|im_start|>").unwrap());
+    }
+
+    #[test]
+    fn generation_is_deterministic_and_capped() {
+        let (_dir, mut model) = tiny_model();
+        let messages = [Message::system("你是新闻编辑。"), Message::user("总结：上海宝山转型。")];
+        let options = GenerateOptions { max_new_tokens: 24, ..GenerateOptions::default() };
+        let mut streamed = String::new();
+        let first = model.chat(&messages, &options, &mut |t| streamed.push_str(t)).unwrap();
+        let second = model.chat(&messages, &options, &mut |_| {}).unwrap();
+        assert_eq!(first.text, second.text);
+        assert!(first.generated_tokens <= 24 && first.prompt_tokens > 10);
+        assert_eq!(streamed.trim(), first.text.trim_end_matches('\u{FFFD}').trim());
+
+        let sampling = Some(Sampling { temperature: 0.8, top_p: 0.95, seed: 7 });
+        let sampled = GenerateOptions { sampling, ..options.clone() };
+        let a = model.chat(&messages, &sampled, &mut |_| {}).unwrap();
+        let b = model.chat(&messages, &sampled, &mut |_| {}).unwrap();
+        assert_eq!(a.text, b.text, "a fixed seed repeats");
+    }
+
+    #[test]
+    fn english_only_never_spells_han() {
+        let (_dir, mut model) = tiny_model();
+        let messages = [Message::user("宝山宝山宝山上海上海转型。")];
+        let free = GenerateOptions { max_new_tokens: 200, repeat_penalty: 1.0, ..GenerateOptions::default() };
+        let english = GenerateOptions { english_only: true, ..free.clone() };
+        let constrained = model.chat(&messages, &english, &mut |_| {}).unwrap();
+        assert!(!constrained.text.chars().any(|c| is_han(c) || ('\u{3000}'..='\u{303F}').contains(&c)), "{}", constrained.text);
+        let allowed = model.english_tokens(model.tokenizer().get_vocab_size(true)).clone();
+        for word in HAN_WORDS {
+            let id = model.tokenizer().token_to_id(&bytes_token(word.as_bytes())).unwrap();
+            assert!(!allowed[id as usize], "{word} must be masked");
+        }
+        assert!(allowed[model.tokenizer().token_to_id(&bytes_token(b" the")).unwrap() as usize]);
+        assert!(allowed[model.tokenizer().token_to_id("<|im_end|>").unwrap() as usize]);
+        // Unconstrained, the random model is free to produce the Han tokens; the mask is what stops it.
+        let _ = model.chat(&messages, &free, &mut |_| {}).unwrap();
+    }
+}

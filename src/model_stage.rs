@@ -1,0 +1,349 @@
+//! The model stage: an abstractive Chinese summary checked against the article, and English
+//! translations of the brief, written by one loaded [`Model`] with the [`Prompts`] templates.
+
+use std::io::{IsTerminal, Write};
+
+use minijinja::context;
+use serde::Serialize;
+
+use crate::article::Article;
+use crate::brief::Brief;
+use crate::error::Error;
+use crate::extract::Extract;
+use crate::facts;
+use crate::glossary::{self, GlossaryEntry};
+use crate::input::decode::is_han;
+use crate::llm::{GenerateOptions, Message, Model, Sampling};
+use crate::prompts::{Prompts, fence};
+use crate::segment::{self, Sentence};
+
+/// A sentence of the abstractive summary with the article sentences that support it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SummarySentence {
+    /// The sentence.
+    pub text: String,
+    /// Article sentences (verbatim) that support it, best first.
+    pub support: Vec<String>,
+    /// True when the model's sentence failed the faithfulness check and this is the extractive
+    /// sentence that replaced it.
+    pub extractive_fallback: bool,
+}
+
+/// The brief in English.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Translation {
+    /// The headline.
+    pub title: Option<String>,
+    /// The key points, in the same order.
+    pub key_points: Vec<String>,
+    /// The abstractive summary, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+}
+
+/// What the model stage does and how.
+#[derive(Debug, Clone, Default)]
+pub struct ModelOptions {
+    /// Write the abstractive summary.
+    pub abstractive: bool,
+    /// Translate the brief.
+    pub translate: bool,
+    /// The user's glossary.
+    pub glossary: Vec<GlossaryEntry>,
+    /// Seeded sampling instead of greedy decoding.
+    pub sampling: Option<Sampling>,
+    /// Stream generated text to stderr (only when it is a terminal).
+    pub stream: bool,
+    /// Report fallbacks and timings on stderr.
+    pub verbose: bool,
+}
+
+/// Article tokens per summarisation prompt; longer articles are summarised in parts and merged.
+/// Chosen so a part and the instructions fit a 2,048-token window with room to answer, and so
+/// prompt processing stays within seconds on a CPU.
+pub const CHUNK_TOKENS: usize = 1400;
+/// Sentences in an abstractive summary.
+const SUMMARY_SENTENCES: usize = 3;
+
+/// The loaded model and prompts, reused for every article of a run.
+pub struct ModelStage {
+    model: Model,
+    prompts: Prompts,
+    options: ModelOptions,
+}
+
+impl ModelStage {
+    /// Wraps a loaded model.
+    pub fn new(model: Model, prompts: Prompts, options: ModelOptions) -> ModelStage {
+        ModelStage { model, prompts, options }
+    }
+
+    /// Everything about the stage that changes output: model, prompts, glossary, sampling.
+    pub fn identity(&self) -> String {
+        let glossary: String = self.options.glossary.iter().map(|e| format!("{}\t{}\n", e.source, e.target)).collect();
+        format!(
+            "model={}\nabstractive={}\ntranslate={}\nsampling={:?}\nprompts:\n{}glossary:\n{glossary}",
+            self.model.identity(),
+            self.options.abstractive,
+            self.options.translate,
+            self.options.sampling,
+            self.prompts.identity()
+        )
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ModelOptions {
+        &self.options
+    }
+
+    fn note(&self, message: &str) {
+        if self.options.verbose {
+            eprintln!("zhbrief: {message}");
+        }
+    }
+
+    fn run(&mut self, messages: &[Message], options: GenerateOptions) -> Result<String, Error> {
+        let stream = self.options.stream && std::io::stderr().is_terminal();
+        let mut on_text = |text: &str| {
+            if stream {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+        };
+        let generation = self.model.chat(messages, &GenerateOptions { sampling: self.options.sampling, ..options }, &mut on_text)?;
+        if stream {
+            eprintln!();
+        }
+        self.note(&format!(
+            "model: {} prompt tokens in {:.1} s, {} generated in {:.1} s{}",
+            generation.prompt_tokens,
+            generation.prompt_time.as_secs_f64(),
+            generation.generated_tokens,
+            generation.generation_time.as_secs_f64(),
+            if generation.hit_token_cap { " (token cap reached)" } else { "" }
+        ));
+        Ok(generation.text)
+    }
+
+    /// Summarises the article in Chinese. Long articles are summarised by parts of at most
+    /// [`CHUNK_TOKENS`] tokens and the parts merged, so nothing is silently cut. Every sentence
+    /// is checked against the article; one stating a number or name the article lacks is
+    /// replaced by the key point that best covers it.
+    pub fn summarize(&mut self, article: &Article, sentences: &[Sentence], extract: &Extract) -> Result<Vec<SummarySentence>, Error> {
+        let system = self.prompts.render("system.j2", context! {})?;
+        let key_points: Vec<&str> = extract.key_points.iter().map(|p| &article.text[p.span.clone()]).collect();
+        let title = article.meta.title.as_deref().map(fence);
+        let chunks = self.chunks(article)?;
+        let text = if chunks.len() == 1 {
+            let user = self.prompts.render(
+                "summarize.j2",
+                context! { title, article => fence(&chunks[0]), key_points => key_points.iter().map(|p| fence(p)).collect::<Vec<_>>(), sentences => SUMMARY_SENTENCES },
+            )?;
+            self.run(&[Message::system(&system), Message::user(user)], summary_options())?
+        } else {
+            self.note(&format!("article is long: summarising {} parts, then merging", chunks.len()));
+            let mut parts = Vec::with_capacity(chunks.len());
+            for chunk in &chunks {
+                let user = self.prompts.render(
+                    "summarize.j2",
+                    context! { title, article => fence(chunk), key_points => Vec::<String>::new(), sentences => 2 },
+                )?;
+                parts.push(fence(&self.run(&[Message::system(&system), Message::user(user)], summary_options())?));
+            }
+            let user = self.prompts.render("merge.j2", context! { title, parts, sentences => SUMMARY_SENTENCES })?;
+            self.run(&[Message::system(&system), Message::user(user)], summary_options())?
+        };
+        Ok(self.check_against_article(&text, article, sentences, &key_points))
+    }
+
+    /// Splits the article into paragraph-aligned parts of at most [`CHUNK_TOKENS`] tokens; a
+    /// paragraph too long on its own is split at sentence ends.
+    fn chunks(&self, article: &Article) -> Result<Vec<String>, Error> {
+        let mut pieces: Vec<String> = Vec::new();
+        for index in 0..article.paragraphs.len() {
+            let paragraph = article.paragraph(index);
+            if self.model.count_tokens(paragraph)? <= CHUNK_TOKENS {
+                pieces.push(paragraph.to_string());
+            } else {
+                pieces.extend(segment::split_sentences(paragraph).into_iter().map(|r| paragraph[r].to_string()));
+            }
+        }
+        let mut chunks: Vec<String> = Vec::new();
+        let mut current = String::new();
+        let mut current_tokens = 0;
+        for piece in pieces {
+            let tokens = self.model.count_tokens(&piece)? + 1;
+            if current_tokens + tokens > CHUNK_TOKENS && !current.is_empty() {
+                chunks.push(std::mem::take(&mut current));
+                current_tokens = 0;
+            }
+            if !current.is_empty() {
+                current.push('\n');
+            }
+            current.push_str(&piece);
+            current_tokens += tokens;
+        }
+        if !current.is_empty() {
+            chunks.push(current);
+        }
+        Ok(chunks)
+    }
+
+    fn check_against_article(&self, text: &str, article: &Article, sentences: &[Sentence], key_points: &[&str]) -> Vec<SummarySentence> {
+        let mut used_fallbacks: Vec<&str> = Vec::new();
+        let mut out: Vec<SummarySentence> = Vec::new();
+        for sentence in summary_sentences(text) {
+            let unsupported = facts::unsupported(&sentence, &article.text);
+            if unsupported.is_empty() {
+                let support = support(&sentence, article, sentences);
+                out.push(SummarySentence { text: sentence, support, extractive_fallback: false });
+                continue;
+            }
+            let replacement = key_points
+                .iter()
+                .filter(|p| !used_fallbacks.contains(p) && !out.iter().any(|s| s.text == **p))
+                .max_by(|a, b| overlap(&sentence, a).total_cmp(&overlap(&sentence, b)).then(b.cmp(a)))
+                .copied();
+            self.note(&format!(
+                "summary sentence states {} not in the article; {}: {sentence}",
+                unsupported.join(", "),
+                if replacement.is_some() { "replaced by a key point" } else { "dropped" }
+            ));
+            if let Some(point) = replacement {
+                used_fallbacks.push(point);
+                out.push(SummarySentence { text: point.to_string(), support: vec![point.to_string()], extractive_fallback: true });
+            }
+        }
+        out
+    }
+
+    /// Translates the brief: title, key points and summary, each unit on its own with the title
+    /// as context, the glossary entries it needs, and Han characters barred from the output.
+    pub fn translate_brief(&mut self, article: &Article, brief: &Brief) -> Result<Translation, Error> {
+        let glossary = glossary::article_glossary(&article.text, &self.options.glossary);
+        let context_title = brief.title.clone();
+        let title = match &brief.title {
+            Some(title) => Some(self.translate_unit(title, None, &glossary)?),
+            None => None,
+        };
+        let mut key_points = Vec::with_capacity(brief.key_points.len());
+        for point in &brief.key_points {
+            key_points.push(self.translate_unit(point, context_title.as_deref(), &glossary)?);
+        }
+        let summary = match &brief.summary {
+            Some(sentences) if !sentences.is_empty() => {
+                let text: String = sentences.iter().map(|s| s.text.as_str()).collect();
+                Some(self.translate_unit(&text, context_title.as_deref(), &glossary)?)
+            }
+            _ => None,
+        };
+        Ok(Translation { title, key_points, summary })
+    }
+
+    /// Translates text line by line: one output line per input line, empty lines kept empty.
+    pub fn translate_lines(&mut self, text: &str, on_line: &mut dyn FnMut(&str)) -> Result<(), Error> {
+        for line in text.lines() {
+            let line = line.trim();
+            let english = if line.is_empty() {
+                String::new()
+            } else {
+                let glossary = glossary::article_glossary(line, &self.options.glossary);
+                self.translate_unit(line, None, &glossary)?
+            };
+            on_line(&english);
+        }
+        Ok(())
+    }
+
+    fn translate_unit(&mut self, unit: &str, title: Option<&str>, glossary: &[GlossaryEntry]) -> Result<String, Error> {
+        let entries = glossary::relevant(glossary, unit);
+        let user = self.prompts.render(
+            "translate.j2",
+            context! { title => title.map(fence), text => fence(unit), glossary => entries },
+        )?;
+        let max_new_tokens = (unit.chars().count() * 3 + 32).clamp(48, 768);
+        let options = GenerateOptions { max_new_tokens, english_only: true, ..GenerateOptions::default() };
+        let english = self.run(&[Message::user(user)], options)?;
+        Ok(clean_translation(&english))
+    }
+}
+
+fn summary_options() -> GenerateOptions {
+    GenerateOptions { max_new_tokens: 320, ..GenerateOptions::default() }
+}
+
+/// Splits model output into summary sentences: list markers and labels removed, repeats dropped.
+fn summary_sentences(text: &str) -> Vec<String> {
+    let mut joined = String::new();
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches(['-', '*', '•', '·', '#', ' ']);
+        let line = line.trim_start_matches(|c: char| c.is_ascii_digit() || matches!(c, '.' | '、' | ')' | '）'));
+        let line = ["概括：", "概括:", "总结：", "总结:", "摘要：", "摘要:"].iter().fold(line.trim(), |l, p| l.strip_prefix(p).unwrap_or(l));
+        joined.push_str(line.trim());
+    }
+    let mut sentences: Vec<String> = Vec::new();
+    for span in segment::split_sentences(&joined) {
+        let sentence = joined[span].to_string();
+        if sentence.chars().filter(|&c| is_han(c)).count() >= 6 && !sentences.contains(&sentence) {
+            sentences.push(sentence);
+        }
+    }
+    sentences.truncate(SUMMARY_SENTENCES + 1);
+    sentences
+}
+
+fn content_set(text: &str) -> std::collections::BTreeSet<&str> {
+    segment::content_words(text).into_iter().collect()
+}
+
+/// Share of `a`'s content words that `b` contains.
+fn overlap(a: &str, b: &str) -> f64 {
+    let (a, b) = (content_set(a), content_set(b));
+    if a.is_empty() {
+        return 0.0;
+    }
+    a.intersection(&b).count() as f64 / a.len() as f64
+}
+
+/// The (up to two) article sentences sharing the most content words with `sentence`.
+fn support(sentence: &str, article: &Article, sentences: &[Sentence]) -> Vec<String> {
+    let mut scored: Vec<(f64, usize)> = sentences
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (overlap(sentence, &article.text[s.span.clone()]), i))
+        .filter(|(score, _)| *score > 0.0)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    scored.into_iter().take(2).map(|(_, i)| article.text[sentences[i].span.clone()].to_string()).collect()
+}
+
+/// One clean line of English: labels, wrapping quotes and line breaks removed.
+fn clean_translation(text: &str) -> String {
+    let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for label in ["Translation:", "English translation:", "English:"] {
+        if let Some(rest) = line.strip_prefix(label) {
+            line = rest.trim().to_string();
+        }
+    }
+    let unquoted = line.strip_prefix('"').and_then(|l| l.strip_suffix('"'));
+    match unquoted {
+        Some(inner) if !inner.contains('"') => inner.to_string(),
+        _ => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_output_is_cleaned_into_sentences() {
+        let text = "概括：\n1. 宝山全力推进北部地区转型发展。\n- 宝山大力建设大学科技园区。\n宝山全力推进北部地区转型发展。";
+        assert_eq!(summary_sentences(text), ["宝山全力推进北部地区转型发展。", "宝山大力建设大学科技园区。"]);
+    }
+
+    #[test]
+    fn translations_are_one_clean_line() {
+        assert_eq!(clean_translation("Translation: \"Baoshan is\n transforming.\""), "Baoshan is transforming.");
+        assert_eq!(clean_translation("He said \"yes\" loudly."), "He said \"yes\" loudly.");
+    }
+}
