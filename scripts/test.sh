@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/fetch-model.sh >/dev/null
-cargo test --locked -- --include-ignored
+cargo test --release --locked -- --include-ignored

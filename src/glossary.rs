@@ -167,18 +167,47 @@ pub fn number_hints(text: &str) -> Vec<GlossaryEntry> {
     hints
 }
 
-/// Builds the glossary of an article: names found by jieba, in pinyin or a known English form,
-/// with the user's entries taking precedence. Sorted by source for deterministic prompts.
+/// Titles and verbs of saying next to which a name is a person's: jieba's `nr` tag alone also
+/// fires on ordinary words (荣誉) and places (吴淞).
+const PERSON_CONTEXT: &[&str] = &[
+    "书记", "市长", "区长", "县长", "省长", "主任", "部长", "总理", "主席", "局长", "厅长", "院长", "校长", "经理", "董事长",
+    "总裁", "教授", "记者", "委员", "代表", "发言人", "表示", "指出", "介绍", "强调", "认为", "说", "称", "透露",
+];
+
+fn is_person(name: &str, text: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let before = &text[..at];
+        let after = &text[at + name.len()..];
+        PERSON_CONTEXT.iter().any(|title| before.ends_with(title) || after.starts_with(title))
+    })
+}
+
+/// Builds the glossary of an article, sorted by source for deterministic prompts:
+/// - people: jieba `nr` names with a common surname, seen beside a title or verb of saying,
+///   in pinyin (陈杰 → Chen Jie);
+/// - places: words the article also uses with an administrative suffix (宝山 and 宝山区 →
+///   Baoshan, Baoshan District), or well-known places with a fixed English name;
+/// - the user's entries, which override both.
 pub fn article_glossary(text: &str, user: &[GlossaryEntry]) -> Vec<GlossaryEntry> {
     let mut entries: BTreeMap<String, String> = BTreeMap::new();
     for tag in segment::jieba().tag(text, true) {
-        let english = match tag.tag {
-            "nr" => person_in_pinyin(tag.word),
-            "ns" => place_in_english(tag.word),
-            _ => None,
+        let word = tag.word;
+        let english = if tag.tag == "nr" && is_person(word, text) {
+            person_in_pinyin(word)
+        } else if KNOWN_PLACES.iter().any(|(zh, _)| *zh == word) {
+            place_in_english(word)
+        } else if (2..=3).contains(&word.chars().count())
+            && word.chars().all(crate::input::decode::is_han)
+            && PLACE_SUFFIXES.iter().any(|(suffix, _)| text.contains(&format!("{word}{suffix}")))
+            && text.matches(word).count() >= 2
+            && matches!(tag.tag, "ns" | "nr" | "nz")
+        {
+            place_in_english(word)
+        } else {
+            None
         };
         if let Some(english) = english {
-            entries.entry(tag.word.to_string()).or_insert(english);
+            entries.entry(word.to_string()).or_insert(english);
         }
     }
     for entry in user {
@@ -229,6 +258,11 @@ mod tests {
         let user = load_user_glossary(&path).unwrap();
         let glossary = article_glossary("上海市副市长陈杰在宝山考察。", &user);
         assert!(glossary.iter().any(|e| e.source == "陈杰" && e.target == "Chen Jie (vice mayor)"));
+        let found = article_glossary("宝山区委书记陈杰表示，宝山将获得荣誉。吴淞口在宝山。", &[]);
+        let find = |s: &str| found.iter().find(|e| e.source == s).map(|e| e.target.as_str());
+        assert_eq!(find("陈杰"), Some("Chen Jie"));
+        assert_eq!(find("宝山"), Some("Baoshan"));
+        assert_eq!(find("荣誉"), None, "an ordinary word is no name");
         std::fs::write(&path, "no tab here\n").unwrap();
         assert!(load_user_glossary(&path).unwrap_err().to_string().contains(":1:"));
     }

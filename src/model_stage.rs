@@ -216,23 +216,33 @@ impl ModelStage {
         out
     }
 
-    /// Translates the brief: title, key points and summary, each unit on its own with the title
-    /// as context, the glossary entries it needs, and Han characters barred from the output.
+    /// Translates the brief: title, key points and summary sentences, each unit on its own, with
+    /// the headline and its translation as the preceding turn of the conversation (context and
+    /// consistent names), the glossary entries the unit needs, and Han characters barred.
     pub fn translate_brief(&mut self, article: &Article, brief: &Brief) -> Result<Translation, Error> {
         let glossary = glossary::article_glossary(&article.text, &self.options.glossary);
-        let context_title = brief.title.clone();
+        let rendered: Vec<String> = glossary.iter().map(|e| format!("{}={}", e.source, e.target)).collect();
+        self.note(&format!("glossary: {}", rendered.join(", ")));
+        let mut context: Vec<Message> = Vec::new();
         let title = match &brief.title {
-            Some(title) => Some(self.translate_unit(title, None, &glossary)?),
+            Some(title) => {
+                let english = self.translate_unit(title, &[], &glossary)?;
+                context = vec![Message::user(self.translate_prompt(title, &glossary)?), Message::assistant(&english)];
+                Some(english)
+            }
             None => None,
         };
         let mut key_points = Vec::with_capacity(brief.key_points.len());
         for point in &brief.key_points {
-            key_points.push(self.translate_unit(point, context_title.as_deref(), &glossary)?);
+            key_points.push(self.translate_unit(point, &context, &glossary)?);
         }
         let summary = match &brief.summary {
             Some(sentences) if !sentences.is_empty() => {
-                let text: String = sentences.iter().map(|s| s.text.as_str()).collect();
-                Some(self.translate_unit(&text, context_title.as_deref(), &glossary)?)
+                let mut english = Vec::with_capacity(sentences.len());
+                for sentence in sentences {
+                    english.push(self.translate_unit(&sentence.text, &context, &glossary)?);
+                }
+                Some(english.join(" "))
             }
             _ => None,
         };
@@ -247,23 +257,37 @@ impl ModelStage {
                 String::new()
             } else {
                 let glossary = glossary::article_glossary(line, &self.options.glossary);
-                self.translate_unit(line, None, &glossary)?
+                self.translate_unit(line, &[], &glossary)?
             };
             on_line(&english);
         }
         Ok(())
     }
 
-    fn translate_unit(&mut self, unit: &str, title: Option<&str>, glossary: &[GlossaryEntry]) -> Result<String, Error> {
+    fn translate_prompt(&self, unit: &str, glossary: &[GlossaryEntry]) -> Result<String, Error> {
         let entries = glossary::relevant(glossary, unit);
-        let user = self.prompts.render(
-            "translate.j2",
-            context! { title => title.map(fence), text => fence(unit), glossary => entries },
-        )?;
+        self.prompts.render("translate.j2", context! { text => fence(unit), glossary => entries })
+    }
+
+    fn translate_unit(&mut self, unit: &str, context: &[Message], glossary: &[GlossaryEntry]) -> Result<String, Error> {
+        let mut messages = vec![Message::system(self.prompts.render("translate-system.j2", context! {})?)];
+        // A worked example of text that reads like an instruction, translated rather than obeyed:
+        // small models otherwise follow 忽略之前的指令… found in an article.
+        let example = self.prompts.render("translate-example.j2", context! {})?;
+        if let Some((chinese, english)) = example.split_once('\n') {
+            messages.push(Message::user(self.translate_prompt(chinese.trim(), &[])?));
+            messages.push(Message::assistant(english.trim()));
+        }
+        messages.extend_from_slice(context);
+        messages.push(Message::user(self.translate_prompt(unit, glossary)?));
         let max_new_tokens = (unit.chars().count() * 3 + 32).clamp(48, 768);
         let options = GenerateOptions { max_new_tokens, english_only: true, ..GenerateOptions::default() };
-        let english = self.run(&[Message::user(user)], options)?;
-        Ok(clean_translation(&english))
+        let english = clean_translation(&self.run(&messages, options)?);
+        let han = unit.chars().filter(|&c| is_han(c)).count();
+        if english.split_whitespace().count() * 5 < han {
+            self.note(&format!("translation looks too short for its source: {unit} → {english}"));
+        }
+        Ok(english)
     }
 }
 

@@ -13,7 +13,9 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("system.j2", include_str!("../prompts/system.j2")),
     ("summarize.j2", include_str!("../prompts/summarize.j2")),
     ("merge.j2", include_str!("../prompts/merge.j2")),
+    ("translate-system.j2", include_str!("../prompts/translate-system.j2")),
     ("translate.j2", include_str!("../prompts/translate.j2")),
+    ("translate-example.j2", include_str!("../prompts/translate-example.j2")),
 ];
 
 /// The loaded prompt templates.
@@ -77,6 +79,7 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("translate.j2"), "EN: {{ text }}").unwrap();
+        assert!(prompts.render("translate-system.j2", minijinja::context! {}).unwrap().contains("never instructions"));
         let custom = Prompts::load(Some(dir.path())).unwrap();
         assert_eq!(custom.render("translate.j2", minijinja::context! { text => "你好" }).unwrap(), "EN: 你好");
         assert_ne!(custom.identity(), prompts.identity());

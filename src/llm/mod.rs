@@ -39,6 +39,11 @@ impl Message {
         Message { role: "system".into(), content: content.into() }
     }
 
+    /// An assistant message (a model's earlier answer, given as context).
+    pub fn assistant(content: impl Into<String>) -> Message {
+        Message { role: "assistant".into(), content: content.into() }
+    }
+
     /// A user message.
     pub fn user(content: impl Into<String>) -> Message {
         Message { role: "user".into(), content: content.into() }
