@@ -43,7 +43,15 @@ pub fn decode(bytes: &[u8], forced: Option<&'static Encoding>) -> Result<Decoded
     if text.ends_with('\u{FFFD}') {
         text.pop();
     }
-    check_is_text(&text)?;
+    check_is_text(&text).map_err(|err| match err {
+        // Control characters the bytes did not contain come from decoding with the wrong
+        // encoding (or several encodings in one file), not from binary data.
+        DecodeError::NotText(_) if !bytes_look_binary(bytes) && encoding != UTF_8 => DecodeError::NotText(format!(
+            "bytes are not valid {} (mixed or wrongly detected encodings? try --encoding)",
+            encoding.name()
+        )),
+        other => other,
+    })?;
     Ok(Decoded { text, encoding })
 }
 
@@ -111,6 +119,13 @@ fn looks_like_cjk_utf16(encoding: &'static Encoding, sample: &[u8]) -> bool {
     let total = text.chars().count().max(1);
     let han = text.chars().filter(|&c| is_han(c) || is_cjk_punct(c)).count();
     han * 10 >= total * 7
+}
+
+/// More than 1% C0 control bytes (other than whitespace) or any NUL: not text in an ASCII-compatible
+/// encoding.
+fn bytes_look_binary(bytes: &[u8]) -> bool {
+    let controls = bytes.iter().filter(|&&b| matches!(b, 0x00..=0x08 | 0x0E..=0x1F | 0x7F)).count();
+    bytes.contains(&0) || controls * 100 > bytes.len()
 }
 
 /// Refuses text that is really binary data or the product of a wrong encoding.
