@@ -54,6 +54,8 @@ pub struct ModelRequest {
     pub verbose: bool,
     /// Stream generated text to a terminal's stderr.
     pub stream: bool,
+    /// Run the model's slow tensor formats as a cached Q8_0 re-encoding (faster on CPUs).
+    pub requantize: bool,
 }
 
 impl ModelRequest {
@@ -79,7 +81,7 @@ impl ModelRequest {
         if self.verbose {
             eprintln!("zhbrief: loading model {}", path.display());
         }
-        let model = Model::load(&path)?;
+        let model = Model::open(&path, self.requantize)?;
         let prompts = Prompts::load(self.prompts.as_deref())?;
         let glossary = match &self.glossary {
             Some(path) => glossary::load_user_glossary(path)?,

@@ -63,6 +63,9 @@ enum Command {
         /// Never contact the hub.
         #[arg(long)]
         offline: bool,
+        /// Measure the tensors as shipped, not the cached Q8_0 re-encoding.
+        #[arg(long)]
+        no_requantize: bool,
     },
     /// Rebuild DIR/index.md from the briefs in DIR (after sharded runs).
     Index {
@@ -117,6 +120,11 @@ struct ModelArgs {
     /// Report model timings and faithfulness fallbacks on stderr.
     #[arg(short, long)]
     verbose: bool,
+
+    /// Run the model's tensors as shipped, not through the cached Q8_0 re-encoding of its
+    /// Q4_0/Q5_0 tensors (slower on CPUs; see README, "Speed").
+    #[arg(long)]
+    no_requantize: bool,
 }
 
 #[derive(Debug, Args)]
@@ -216,8 +224,8 @@ fn main() -> ExitCode {
         Some(Command::Index { dir }) => index(&dir),
         Some(Command::Model { action }) => model(action),
         Some(Command::Translate { input, model }) => translate(&input, &model),
-        Some(Command::Bench { model, prompt_file, max_tokens, format, offline }) => {
-            bench(model, &prompt_file, max_tokens, format, offline)
+        Some(Command::Bench { model, prompt_file, max_tokens, format, offline, no_requantize }) => {
+            bench(model, &prompt_file, max_tokens, format, offline, !no_requantize)
         }
         None => brief(cli.brief),
     };
@@ -253,6 +261,7 @@ fn model_request(args: &ModelArgs, file: &FileConfig, abstractive: bool, transla
         sampling: args.temperature.filter(|t| *t > 0.0).map(|temperature| Sampling { temperature, top_p: 0.95, seed: args.seed }),
         verbose: args.verbose,
         stream: !quiet,
+        requantize: !args.no_requantize,
     }
 }
 
@@ -432,13 +441,13 @@ fn model(action: ModelAction) -> u8 {
     }
 }
 
-fn bench(model: Option<String>, prompt_file: &Path, max_tokens: usize, format: FormatArg, offline: bool) -> u8 {
+fn bench(model: Option<String>, prompt_file: &Path, max_tokens: usize, format: FormatArg, offline: bool, requantize: bool) -> u8 {
     let prompt = match std::fs::read_to_string(prompt_file) {
         Ok(prompt) => prompt,
         Err(source) => return fail(&Error::Read { origin: Origin::File(prompt_file.to_path_buf()), source }),
     };
     let model = model.unwrap_or_else(|| Catalog::builtin().default_model().name.clone());
-    match zhbrief::bench::run(&model, offline, &prompt, max_tokens) {
+    match zhbrief::bench::run(&model, offline, requantize, &prompt, max_tokens) {
         Ok(report) => {
             match format {
                 FormatArg::Json => println!("{}", serde_json::to_string_pretty(&report).expect("report serialises")),

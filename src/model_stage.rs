@@ -311,7 +311,7 @@ fn summary_sentences(text: &str) -> Vec<String> {
             sentences.push(sentence);
         }
     }
-    sentences.truncate(SUMMARY_SENTENCES + 1);
+    sentences.truncate(SUMMARY_SENTENCES);
     sentences
 }
 

@@ -31,6 +31,19 @@ fn model_error(path: &Path, what: impl std::fmt::Display) -> Error {
 }
 
 impl Model {
+    /// Loads a model for inference: with `requantize`, through its cached Q8_0 re-encoding
+    /// (made on first use; see [`super::requantize`]), else exactly as shipped.
+    pub fn open(path: &Path, requantize: bool) -> Result<Model, Error> {
+        if !requantize {
+            return Model::load(path);
+        }
+        let mut reader = BufReader::new(File::open(path).map_err(|e| model_error(path, format!("cannot open: {e}")))?);
+        let content = gguf_file::Content::read(&mut reader).map_err(|e| model_error(path, format!("not a GGUF model: {e}")))?;
+        let source_identity = identity(path, &content, &mut reader).map_err(|e| model_error(path, e))?;
+        let cache = super::catalog::cache_dir().join("q8_0");
+        Model::load(&super::requantize::fast_variant(path, &source_identity, &cache)?)
+    }
+
     /// Loads a GGUF model. The tokenizer comes from a `tokenizer.json` beside the file if there is
     /// one, else from the GGUF metadata; the chat template from the metadata (ChatML if absent).
     pub fn load(path: &Path) -> Result<Model, Error> {

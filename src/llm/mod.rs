@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod generate;
 pub mod gguf;
 pub mod qwen2;
+pub mod requantize;
 pub mod template;
 pub mod testing;
 

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Scores zhbrief on ../shared/eval and prints one Markdown table. Run through scripts/eval.sh."""
+import argparse, json, os, re, subprocess, sys, tempfile
+
+import sacrebleu
+
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+ap = argparse.ArgumentParser()
+ap.add_argument("--zhbrief", required=True)
+ap.add_argument("--eval-dir", required=True)
+ap.add_argument("--model", default=None)
+ap.add_argument("--limit", type=int, default=None)
+ap.add_argument("--no-model", action="store_true")
+args = ap.parse_args()
+here = os.path.dirname(os.path.abspath(__file__))
+model_flags = ["--model", args.model] if args.model else []
+rows = []
+
+
+def zhbrief(*flags, stdin=None):
+    run = subprocess.run([args.zhbrief, *flags], input=stdin, capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"eval: zhbrief {' '.join(flags)} failed: {run.stderr.strip()}")
+    return run.stdout
+
+
+def lines(path, n=None):
+    with open(path, encoding="utf-8") as f:
+        out = [l.rstrip("\n") for l in f]
+    return out[:n] if n else out
+
+
+def lcs(a, b):
+    prev = [0] * (len(b) + 1)
+    for x in a:
+        cur = [0]
+        for j, y in enumerate(b):
+            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
+        prev = cur
+    return prev[-1]
+
+
+def rouge(candidate, reference):
+    """Character ROUGE-1/2/L F1 (Chinese has no word boundaries to agree on)."""
+    c, r = [ch for ch in candidate if not ch.isspace()], [ch for ch in reference if not ch.isspace()]
+    def f1(overlap, nc, nr):
+        return 0.0 if overlap == 0 else 2 * overlap / (nc + nr)
+    def grams(s, n):
+        out = {}
+        for i in range(len(s) - n + 1):
+            out[tuple(s[i:i + n])] = out.get(tuple(s[i:i + n]), 0) + 1
+        return out
+    scores = []
+    for n in (1, 2):
+        gc, gr = grams(c, n), grams(r, n)
+        scores.append(f1(sum(min(v, gr.get(k, 0)) for k, v in gc.items()), max(len(c) - n + 1, 0), max(len(r) - n + 1, 0)))
+    scores.append(f1(lcs(c, r), len(c), len(r)))
+    return scores
+
+
+# Translation: WMT22 zh→en news segments.
+mt = os.path.join(args.eval_dir, "mt")
+src = lines(os.path.join(mt, "wmt22_zh-en_news.src.zh"), args.limit)
+refs = [lines(os.path.join(mt, f"wmt22_zh-en_news.ref{x}.en"), args.limit) for x in "AB"]
+n = len(src)
+
+
+def score(name, hyps):
+    chrf = sacrebleu.corpus_chrf(hyps, refs).score
+    bleu = sacrebleu.corpus_bleu(hyps, refs).score
+    han = sum(len(HAN.findall(h)) for h in hyps)
+    rows.append(("translation", name, f"chrF2 {chrf:.2f}", f"BLEU {bleu:.2f}", f"Han left {han}", f"{n} segments"))
+
+if not args.no_model:
+    with tempfile.NamedTemporaryFile("w", suffix=".zh", delete=False, encoding="utf-8") as f:
+        f.write("\n".join(src) + "\n")
+    ours = zhbrief("translate", *model_flags, f.name).rstrip("\n").split("\n")
+    assert len(ours) == n, f"line count {len(ours)} != {n}"
+    plain = zhbrief("translate", *model_flags, "--prompts", os.path.join(here, "eval-prompts", "plain"), f.name).rstrip("\n").split("\n")
+    score("zhbrief (glossary, context, example)", ours)
+    score("plain one-sentence prompt, Han masked", plain)
+for name in sorted(os.listdir(mt)):
+    m = re.match(r"wmt22_zh-en_news\.hyp\.(.+)\.en$", name)
+    if m:
+        score(f"WMT22 {m.group(1)}", lines(os.path.join(mt, name), args.limit))
+
+# Headlines and extractive key points against the publishers' headlines.
+articles = [json.loads(l) for l in lines(os.path.join(args.eval_dir, "headlines_dev.jsonl"))][: args.limit]
+ours_r, lead_r, en_lead, fallback, total_sentences = [], [], [], 0, 0
+for a in articles:
+    body = "\n".join(a["body_paragraphs"])
+    brief = json.loads(zhbrief("--format", "json", stdin=body))
+    ours_r.append(rouge("".join(brief["key_points"][:1]), a["headline"]))
+    first = re.split(r"(?<=[。！？])", body.strip().split("\n")[0])[0]
+    lead_r.append(rouge(first, a["headline"]))
+    if not args.no_model:
+        full = json.loads(zhbrief("--format", "json", "--abstractive", "--translate", *model_flags, stdin=body))
+        lead_en = full["translation"]["key_points"][0] if full["translation"]["key_points"] else ""
+        en_lead.append(sacrebleu.sentence_chrf(lead_en, [a["headline_en_ref"]]).score)
+        for s in full.get("summary", []):
+            total_sentences += 1
+            fallback += 1 if s["extractive_fallback"] else 0
+mean = lambda xs, i: 100 * sum(x[i] for x in xs) / max(len(xs), 1)
+for name, r in [("zhbrief first key point", ours_r), ("Lead-1 (first sentence)", lead_r)]:
+    rows.append(("extractive vs headline", name, f"R-1 {mean(r, 0):.1f}", f"R-2 {mean(r, 1):.1f}", f"R-L {mean(r, 2):.1f}", f"{len(r)} articles"))
+if not args.no_model:
+    rows.append(("English lead vs headline", "chrF of translated first key point", f"chrF {sum(en_lead) / max(len(en_lead), 1):.1f}", "", "", f"{len(en_lead)} articles"))
+    kept = total_sentences - fallback
+    rows.append(("faithfulness", "summary sentences passing the check as written", f"{kept}/{total_sentences}", f"{100 * kept / max(total_sentences, 1):.0f}%", "(the rest were replaced by key points)", f"{len(articles)} articles"))
+
+print("| part | system | score | score | note | data |")
+print("|---|---|---|---|---|---|")
+for row in rows:
+    print("| " + " | ".join(row) + " |")

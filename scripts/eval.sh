@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Quality harness: prints one table (translation, headlines/extractive, faithfulness) measured on
+# the public development data in ../shared/eval. Installs sacreBLEU from PyPI into a cache venv.
+#
+# usage: scripts/eval.sh [--model NAME] [--limit N] [--no-model]
+#   --limit N    only the first N WMT22 segments and N articles (quick runs; the table says so)
+#   --no-model   only what needs no model (extractive ROUGE against Lead-1)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv=${ZHBRIEF_EVAL_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/zhbrief/eval-venv}
+if ! "$venv/bin/python" -c 'import sacrebleu' 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet sacrebleu==2.4.3
+fi
+cargo build --release --quiet
+"$venv/bin/python" scripts/eval.py --zhbrief target/release/zhbrief --eval-dir ../shared/eval "$@"
