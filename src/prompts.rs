@@ -75,7 +75,7 @@ mod tests {
             .render("summarize.j2", minijinja::context! { title => "T", article => "正文。", key_points => vec!["要点。"], sentences => 3 })
             .unwrap();
         assert!(text.starts_with("<article>\n标题：T\n正文。\n</article>"));
-        assert!(text.contains("- 要点。"));
+        assert!(text.contains("共 3 句"));
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("translate.j2"), "EN: {{ text }}").unwrap();
