@@ -5,7 +5,7 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
-use candle_core::quantized::gguf_file::{self, Value};
+use candle_core::quantized::gguf_file;
 use candle_core::quantized::tokenizer::TokenizerFromGguf;
 use sha2::{Digest, Sha256};
 use tokenizers::Tokenizer;
@@ -128,11 +128,4 @@ fn identity<R: Read + Seek>(path: &Path, content: &gguf_file::Content, reader: &
     let digest = hasher.finalize();
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(format!("{name}@{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()))
-}
-
-/// Reads one metadata value, for tools that report on a model file.
-pub fn metadata_value(path: &Path, key: &str) -> Result<Option<Value>, Error> {
-    let mut reader = BufReader::new(File::open(path).map_err(|e| model_error(path, e))?);
-    let mut content = gguf_file::Content::read(&mut reader).map_err(|e| model_error(path, e))?;
-    Ok(content.metadata.remove(key))
 }
