@@ -345,12 +345,7 @@ fn translate(input_path: &Path, args: &ModelArgs) -> u8 {
         Err(err) => return fail(&err),
     };
     let origin = if input_path.as_os_str() == "-" { Origin::Stdin } else { Origin::File(input_path.to_path_buf()) };
-    let text = match input::read_bytes(&origin, DEFAULT_MAX_INPUT_BYTES).and_then(|bytes| {
-        input::decode::decode(&bytes, None).map_err(|e| match e {
-            input::decode::DecodeError::Empty => Error::Empty(origin.clone()),
-            input::decode::DecodeError::NotText(reason) => Error::Undecodable { origin: origin.clone(), reason },
-        })
-    }) {
+    let text = match input::read_bytes(&origin, DEFAULT_MAX_INPUT_BYTES).and_then(|bytes| input::decode_input(&origin, &bytes, None)) {
         Ok(decoded) => decoded.text,
         Err(err) => return fail(&err),
     };

@@ -123,12 +123,17 @@ pub fn read_bytes(origin: &Origin, limit: u64) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Decodes and cleans one input's bytes into an article.
-pub fn parse_article(origin: &Origin, bytes: &[u8], options: &ReadOptions) -> Result<Article> {
-    let decoded = decode::decode(bytes, options.encoding).map_err(|e| match e {
+/// Decodes one input's bytes, naming the input in any error.
+pub fn decode_input(origin: &Origin, bytes: &[u8], encoding: Option<&'static Encoding>) -> Result<decode::Decoded> {
+    decode::decode(bytes, encoding).map_err(|e| match e {
         decode::DecodeError::Empty => Error::Empty(origin.clone()),
         decode::DecodeError::NotText(reason) => Error::Undecodable { origin: origin.clone(), reason },
-    })?;
+    })
+}
+
+/// Decodes and cleans one input's bytes into an article.
+pub fn parse_article(origin: &Origin, bytes: &[u8], options: &ReadOptions) -> Result<Article> {
+    let decoded = decode_input(origin, bytes, options.encoding)?;
     let article = if html::looks_like_html(&decoded.text) {
         let page = html::extract(&decoded.text);
         clean::clean(&page.text, page.meta)
