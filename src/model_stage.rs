@@ -158,20 +158,25 @@ impl ModelStage {
     /// Splits the article into paragraph-aligned parts of at most [`CHUNK_TOKENS`] tokens; a
     /// paragraph too long on its own is split at sentence ends.
     fn chunks(&self, article: &Article) -> Result<Vec<String>, Error> {
-        let mut pieces: Vec<String> = Vec::new();
+        // Each piece with its token count, counted once.
+        let mut pieces: Vec<(&str, usize)> = Vec::new();
         for index in 0..article.paragraphs.len() {
             let paragraph = article.paragraph(index);
-            if self.model.count_tokens(paragraph)? <= CHUNK_TOKENS {
-                pieces.push(paragraph.to_string());
+            let tokens = self.model.count_tokens(paragraph)?;
+            if tokens <= CHUNK_TOKENS {
+                pieces.push((paragraph, tokens));
             } else {
-                pieces.extend(segment::split_sentences(paragraph).into_iter().map(|r| paragraph[r].to_string()));
+                for range in segment::split_sentences(paragraph) {
+                    let sentence = &paragraph[range];
+                    pieces.push((sentence, self.model.count_tokens(sentence)?));
+                }
             }
         }
         let mut chunks: Vec<String> = Vec::new();
         let mut current = String::new();
         let mut current_tokens = 0;
-        for piece in pieces {
-            let tokens = self.model.count_tokens(&piece)? + 1;
+        for (piece, piece_tokens) in pieces {
+            let tokens = piece_tokens + 1;
             if current_tokens + tokens > CHUNK_TOKENS && !current.is_empty() {
                 chunks.push(std::mem::take(&mut current));
                 current_tokens = 0;
@@ -179,7 +184,7 @@ impl ModelStage {
             if !current.is_empty() {
                 current.push('\n');
             }
-            current.push_str(&piece);
+            current.push_str(piece);
             current_tokens += tokens;
         }
         if !current.is_empty() {
