@@ -76,7 +76,14 @@ impl Model {
     ) -> Result<Generation, Error> {
         let prompt = self.template.render(messages).map_err(Error::Model)?;
         let tokens = self.encode(&prompt)?;
-        self.generate(&tokens, options, on_text)
+        // The turns before the last message (system prompt, worked examples) are often the same
+        // from one call to the next: their keys and values are kept for the next call.
+        let shared = match self.template.render_prefix(messages) {
+            Some(prefix) => self.encode(&prefix)?,
+            None => Vec::new(),
+        };
+        let shared = if tokens.starts_with(&shared) { shared.len() } else { 0 };
+        self.generate_after(&tokens, shared, options, on_text)
     }
 
     /// Tokenizes text; special-token markup in it (from the chat template) becomes special tokens.
@@ -97,16 +104,39 @@ impl Model {
         options: &GenerateOptions,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation, Error> {
+        self.generate_after(prompt, 0, options, on_text)
+    }
+
+    /// Generates from prompt tokens whose first `shared` tokens may be shared with the previous
+    /// call's: when they are, their cached keys and values are reused.
+    ///
+    /// Output never depends on reuse: the prompt is always processed as the same batches, the
+    /// first `shared` tokens, then the rest, so a reused prefix holds exactly the numbers that
+    /// processing it afresh would give (batch boundaries change the floating-point results).
+    fn generate_after(
+        &mut self,
+        prompt: &[u32],
+        shared: usize,
+        options: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Generation, Error> {
         let model_error = |e: candle_core::Error| Error::Model(format!("inference: {e}"));
         if prompt.is_empty() {
             return Err(Error::Model("empty prompt".into()));
         }
-        self.lm.reset();
+        // At least one token must be processed to get the logits that start generation.
+        let shared = if shared < prompt.len() { shared } else { 0 };
         let started = Instant::now();
-        let mut logits = Vec::new();
-        for (index, batch) in prompt.chunks(PROMPT_BATCH).enumerate() {
-            logits = self.lm.forward(batch, index * PROMPT_BATCH).map_err(model_error)?;
+        let reusable = shared > 0 && self.cached_prefix == prompt[..shared] && self.lm.cached_len() >= shared;
+        if reusable {
+            self.lm.truncate(shared);
+        } else {
+            self.cached_prefix.clear();
+            self.lm.reset();
+            self.feed(&prompt[..shared], 0).map_err(model_error)?;
+            self.cached_prefix = prompt[..shared].to_vec();
         }
+        let mut logits = self.feed(&prompt[shared..], shared).map_err(model_error)?;
         let prompt_time = started.elapsed();
 
         let sampling = match options.sampling {
@@ -157,6 +187,16 @@ impl Model {
             generation_time: started.elapsed(),
             hit_token_cap,
         })
+    }
+
+    /// Processes `tokens` from `position` in batches of at most [`PROMPT_BATCH`]; returns the
+    /// logits after the last (empty when there are no tokens).
+    fn feed(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>> {
+        let mut logits = Vec::new();
+        for (index, batch) in tokens.chunks(PROMPT_BATCH).enumerate() {
+            logits = self.lm.forward(batch, position + index * PROMPT_BATCH)?;
+        }
+        Ok(logits)
     }
 
     fn decode(&self, tokens: &[u32]) -> Result<String, Error> {

@@ -22,6 +22,8 @@ pub struct Model {
     pub(crate) stop_tokens: Vec<u32>,
     /// Per token: may it appear in English output? Computed on first use.
     pub(crate) english_tokens: std::sync::OnceLock<Vec<bool>>,
+    /// The prompt prefix whose keys and values lead the model's cache (see `Model::chat`).
+    pub(crate) cached_prefix: Vec<u32>,
     identity: String,
     path: PathBuf,
 }
@@ -75,6 +77,7 @@ impl Model {
             template,
             stop_tokens,
             english_tokens: std::sync::OnceLock::new(),
+            cached_prefix: Vec::new(),
             identity,
             path: path.to_path_buf(),
         })

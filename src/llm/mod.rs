@@ -23,6 +23,10 @@ pub trait CausalLm: Send {
     fn forward(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>>;
     /// Forgets the cached keys and values: the next call starts a new sequence at position 0.
     fn reset(&mut self);
+    /// Positions held in the key/value cache.
+    fn cached_len(&self) -> usize;
+    /// Keeps only the first `len` cached positions, so a prompt sharing them continues from there.
+    fn truncate(&mut self, len: usize);
 }
 
 /// A chat message for the model's chat template.

@@ -26,11 +26,24 @@ impl ChatTemplate {
 
     /// Renders a conversation, ending with the prompt for the assistant's turn.
     pub fn render(&self, messages: &[Message]) -> Result<String, String> {
+        self.render_with(messages, true)
+    }
+
+    /// Renders the turns before the last message, as they begin the whole conversation's
+    /// rendering; `None` when the template renders them differently (then nothing is reused).
+    pub fn render_prefix(&self, messages: &[Message]) -> Option<String> {
+        let (_, earlier) = messages.split_last()?;
+        let whole = self.render(messages).ok()?;
+        let prefix = self.render_with(earlier, false).ok()?;
+        (!prefix.is_empty() && whole.starts_with(&prefix)).then_some(prefix)
+    }
+
+    fn render_with(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String, String> {
         let template = self.env.get_template("chat").map_err(|e| e.to_string())?;
         template
             .render(context! {
                 messages => messages,
-                add_generation_prompt => true,
+                add_generation_prompt => add_generation_prompt,
                 tools => Option::<()>::None,
                 bos_token => "",
                 eos_token => "",
@@ -48,6 +61,14 @@ mod tests {
         let template = ChatTemplate::new(CHATML).unwrap();
         let text = template.render(&[Message::system("S"), Message::user("U")]).unwrap();
         assert_eq!(text, "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n");
+    }
+
+    #[test]
+    fn prefix_is_the_turns_before_the_last() {
+        let template = ChatTemplate::new(CHATML).unwrap();
+        let messages = [Message::system("S"), Message::user("U")];
+        assert_eq!(template.render_prefix(&messages).unwrap(), "<|im_start|>system\nS<|im_end|>\n");
+        assert_eq!(template.render_prefix(&messages[..1]), None, "no earlier turns, no prefix");
     }
 
     #[test]

@@ -63,29 +63,34 @@ fn quantized(tensor: &Tensor, dtype: GgmlDType) -> QTensor {
     QTensor::quantize(tensor, dtype).expect("tiny tensors quantise")
 }
 
-/// Writes the tiny model to `path`.
+/// Writes the tiny model to `path`, its weight matrices in Q8_0.
 pub fn write_tiny_qwen2(path: &Path) -> candle_core::Result<()> {
+    write_tiny_qwen2_as(path, GgmlDType::Q8_0)
+}
+
+/// Writes the tiny model to `path` with its weight matrices in `format` (F32 for exact references).
+pub fn write_tiny_qwen2_as(path: &Path, format: GgmlDType) -> candle_core::Result<()> {
     let (tokens, merges, types) = vocabulary();
     let vocab = tokens.len();
     let kv = HIDDEN / HEADS as usize * KV_HEADS as usize;
     let mut tensors: Vec<(String, QTensor)> = Vec::new();
     let ones = |n: usize| Tensor::ones(n, candle_core::DType::F32, &Device::Cpu).expect("ones");
-    tensors.push(("token_embd.weight".into(), quantized(&weights(vocab, HIDDEN, 1, 1.0), GgmlDType::Q8_0)));
+    tensors.push(("token_embd.weight".into(), quantized(&weights(vocab, HIDDEN, 1, 1.0), format)));
     tensors.push(("output_norm.weight".into(), quantized(&ones(HIDDEN), GgmlDType::F32)));
-    tensors.push(("output.weight".into(), quantized(&weights(vocab, HIDDEN, 2, 0.5), GgmlDType::Q8_0)));
+    tensors.push(("output.weight".into(), quantized(&weights(vocab, HIDDEN, 2, 0.5), format)));
     for layer in 0..LAYERS {
         let seed = 100 + layer as u64 * 10;
         let p = |name: &str| format!("blk.{layer}.{name}");
-        tensors.push((p("attn_q.weight"), quantized(&weights(HIDDEN, HIDDEN, seed, 0.2), GgmlDType::Q8_0)));
-        tensors.push((p("attn_k.weight"), quantized(&weights(kv, HIDDEN, seed + 1, 0.2), GgmlDType::Q8_0)));
-        tensors.push((p("attn_v.weight"), quantized(&weights(kv, HIDDEN, seed + 2, 0.2), GgmlDType::Q8_0)));
+        tensors.push((p("attn_q.weight"), quantized(&weights(HIDDEN, HIDDEN, seed, 0.2), format)));
+        tensors.push((p("attn_k.weight"), quantized(&weights(kv, HIDDEN, seed + 1, 0.2), format)));
+        tensors.push((p("attn_v.weight"), quantized(&weights(kv, HIDDEN, seed + 2, 0.2), format)));
         tensors.push((p("attn_q.bias"), quantized(&weights(1, HIDDEN, seed + 3, 0.1).flatten_all()?, GgmlDType::F32)));
         tensors.push((p("attn_k.bias"), quantized(&weights(1, kv, seed + 4, 0.1).flatten_all()?, GgmlDType::F32)));
         tensors.push((p("attn_v.bias"), quantized(&weights(1, kv, seed + 5, 0.1).flatten_all()?, GgmlDType::F32)));
-        tensors.push((p("attn_output.weight"), quantized(&weights(HIDDEN, HIDDEN, seed + 6, 0.2), GgmlDType::Q8_0)));
-        tensors.push((p("ffn_gate.weight"), quantized(&weights(FFN, HIDDEN, seed + 7, 0.2), GgmlDType::Q8_0)));
-        tensors.push((p("ffn_up.weight"), quantized(&weights(FFN, HIDDEN, seed + 8, 0.2), GgmlDType::Q8_0)));
-        tensors.push((p("ffn_down.weight"), quantized(&weights(HIDDEN, FFN, seed + 9, 0.2), GgmlDType::Q8_0)));
+        tensors.push((p("attn_output.weight"), quantized(&weights(HIDDEN, HIDDEN, seed + 6, 0.2), format)));
+        tensors.push((p("ffn_gate.weight"), quantized(&weights(FFN, HIDDEN, seed + 7, 0.2), format)));
+        tensors.push((p("ffn_up.weight"), quantized(&weights(FFN, HIDDEN, seed + 8, 0.2), format)));
+        tensors.push((p("ffn_down.weight"), quantized(&weights(HIDDEN, FFN, seed + 9, 0.2), format)));
         tensors.push((p("attn_norm.weight"), quantized(&ones(HIDDEN), GgmlDType::F32)));
         tensors.push((p("ffn_norm.weight"), quantized(&ones(HIDDEN), GgmlDType::F32)));
     }
@@ -161,6 +166,25 @@ mod tests {
         let a = model.chat(&messages, &sampled, &mut |_| {}).unwrap();
         let b = model.chat(&messages, &sampled, &mut |_| {}).unwrap();
         assert_eq!(a.text, b.text, "a fixed seed repeats");
+    }
+
+    #[test]
+    fn a_reused_prompt_prefix_changes_nothing() {
+        // A system prompt long enough for the batched (f32) path, then two different questions.
+        let system = Message::system("你是新闻编辑。".repeat(12));
+        let first = [system.clone(), Message::user("总结：上海宝山转型。")];
+        let second = [system, Message::user("宝山宝山上海转型。".repeat(5))];
+        let options = GenerateOptions { max_new_tokens: 16, ..GenerateOptions::default() };
+        let (_dir, mut warm) = tiny_model();
+        warm.chat(&first, &options, &mut |_| {}).unwrap();
+        let prefix = warm.cached_prefix.clone();
+        assert!(prefix.len() > 40, "the system turn is kept: {} tokens", prefix.len());
+        let reused = warm.chat(&second, &options, &mut |_| {}).unwrap();
+        assert_eq!(warm.cached_prefix, prefix);
+        let (_dir2, mut cold) = tiny_model();
+        let fresh = cold.chat(&second, &options, &mut |_| {}).unwrap();
+        assert_eq!(reused.text, fresh.text);
+        assert!(reused.generated_tokens > 0);
     }
 
     #[test]
