@@ -40,17 +40,15 @@ print(json.dumps({"prompt_tokens": len(tokens), "prompt_tokens_per_s": len(token
 PY
 )
 zhbrief_json=$(target/release/zhbrief bench --model "$model" --prompt-file "$prompt" --max-tokens "$tokens" --format json)
-shipped_json=$(target/release/zhbrief bench --no-requantize --model "$model" --prompt-file "$prompt" --max-tokens "$tokens" --format json)
 
-python3 - "$llama_json" "$zhbrief_json" "$shipped_json" <<'PY'
+python3 - "$llama_json" "$zhbrief_json" <<'PY'
 import json, sys
-llama, ours, shipped = (json.loads(a) for a in sys.argv[1:4])
+llama, ours = (json.loads(a) for a in sys.argv[1:3])
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"machine: {cpu}, 2 threads; prompt {llama['prompt_tokens']} tokens (llama.cpp) / {ours['prompt_tokens']} (zhbrief), {ours['gen_tokens']} generated")
 print(f"| engine | prompt tok/s | generation tok/s | prompt ratio | generation ratio |")
 print(f"|---|---|---|---|---|")
 print(f"| llama.cpp | {llama['prompt_tokens_per_s']:.1f} | {llama['gen_tokens_per_s']:.1f} | 1.00 | 1.00 |")
-for name, r in [("zhbrief, Q8_0 re-encoding (default)", ours), ("zhbrief, tensors as shipped", shipped)]:
-    print(f"| {name} | {r['prompt_tokens_per_s']:.1f} | {r['gen_tokens_per_s']:.1f} | "
-          f"{r['prompt_tokens_per_s'] / llama['prompt_tokens_per_s']:.2f} | {r['gen_tokens_per_s'] / llama['gen_tokens_per_s']:.2f} |")
+print(f"| zhbrief | {ours['prompt_tokens_per_s']:.1f} | {ours['gen_tokens_per_s']:.1f} | "
+      f"{ours['prompt_tokens_per_s'] / llama['prompt_tokens_per_s']:.2f} | {ours['gen_tokens_per_s'] / llama['gen_tokens_per_s']:.2f} |")
 PY

@@ -7,6 +7,7 @@ pub mod bytes;
 pub mod catalog;
 pub mod generate;
 pub mod gguf;
+pub mod kernels;
 pub mod qwen2;
 pub mod requantize;
 pub mod template;

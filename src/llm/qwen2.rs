@@ -15,12 +15,12 @@
 
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, QTensor, gguf_file};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor, gguf_file};
 use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::Embedding;
 use candle_transformers::quantized_nn::RmsNorm;
 
-use super::CausalLm;
+use super::{CausalLm, kernels};
 
 /// Rows (tokens) from which a matrix product dequantises its weight to f32 for the call. Below,
 /// dequantising costs more than it saves; generation (one row) always uses the quantised kernel.
@@ -44,6 +44,9 @@ impl Linear {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let rows = xs.elem_count() / xs.dim(D::Minus1)?;
         if rows < DEQUANTIZE_FROM_ROWS {
+            if self.weight.dtype() == GgmlDType::Q5_0 && xs.device().is_cpu() {
+                return self.forward_q5_0(xs);
+            }
             return self.quantized.forward(xs);
         }
         let weight = self.weight.dequantize(xs.device())?;
@@ -52,6 +55,23 @@ impl Linear {
             _ => weight.t()?,
         };
         xs.matmul(&weight)
+    }
+
+    /// A few rows through zhbrief's own Q5_0 kernel ([`kernels`]), where Candle's is scalar.
+    fn forward_q5_0(&self, xs: &Tensor) -> Result<Tensor> {
+        let (outputs, inputs) = self.weight.shape().dims2()?;
+        if !inputs.is_multiple_of(kernels::BLOCK) {
+            return self.quantized.forward(xs);
+        }
+        let weights = self.weight.data()?;
+        let x = xs.flatten_all()?.to_vec1::<f32>()?;
+        let mut out = vec![0f32; x.len() / inputs * outputs];
+        for (row, y) in x.chunks_exact(inputs).zip(out.chunks_exact_mut(outputs)) {
+            kernels::matvec_q5_0(&weights, outputs, inputs, &kernels::QuantizedVector::new(row), y);
+        }
+        let mut shape = xs.dims().to_vec();
+        *shape.last_mut().expect("at least one dimension") = outputs;
+        Tensor::from_vec(out, shape, xs.device())
     }
 }
 
@@ -115,7 +135,8 @@ fn with_cpu_slice<T>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
 /// the cache. Here the query heads that share a key/value head (7 in Qwen2.5-0.5B) read each
 /// block of keys and each value once, and every inner loop runs over contiguous memory with
 /// independent lanes, so it vectorises: scores as one multiply-add per dimension over the
-/// transposed keys, outputs as a multiply-add of each value row.
+/// transposed keys, outputs as a multiply-add of each value row. Key/value heads run on Candle's
+/// worker threads, which are already awake between the matrix products around this.
 ///
 /// `queries` is `(heads, seq, head_dim)`; `keys_t` is `(kv_heads, head_dim, capacity)` and
 /// `values` `(kv_heads, capacity, head_dim)`, holding positions `0..position + seq`; query row `i`
@@ -129,49 +150,56 @@ fn attend_few(queries: &[f32], keys_t: &[f32], values: &[f32], capacity: usize, 
     let len = position + seq;
     let scale = 1.0 / (head_dim as f32).sqrt();
     let mut y = vec![0f32; seq * heads * head_dim];
-    let mut scores = vec![0f32; rows * len];
-    let mut out = vec![0f32; rows * head_dim];
-    for g in 0..kv_heads {
-        let keys_t = &keys_t[g * head_dim * capacity..][..head_dim * capacity];
-        let values = &values[g * capacity * head_dim..][..len * head_dim];
-        let queries = &queries[g * rows * head_dim..][..rows * head_dim];
-        scores.fill(0.0);
-        for start in (0..len).step_by(BLOCK) {
-            let end = len.min(start + BLOCK);
-            for (d, key_row) in keys_t.chunks_exact(capacity).enumerate() {
-                let keys = &key_row[start..end];
-                for (query, row) in queries.chunks_exact(head_dim).zip(scores.chunks_exact_mut(len)) {
-                    let q = query[d] * scale;
-                    for (s, k) in row[start..end].iter_mut().zip(keys) {
-                        *s += q * k;
+    let y_address = y.as_mut_ptr() as usize;
+    // The key/value heads are independent: one per worker thread.
+    candle_core::utils::barrier_pool().execute_chunked(kv_heads, |groups| {
+        let mut scores = vec![0f32; rows * len];
+        let mut out = vec![0f32; rows * head_dim];
+        for g in groups {
+            let keys_t = &keys_t[g * head_dim * capacity..][..head_dim * capacity];
+            let values = &values[g * capacity * head_dim..][..len * head_dim];
+            let queries = &queries[g * rows * head_dim..][..rows * head_dim];
+            scores.fill(0.0);
+            for start in (0..len).step_by(BLOCK) {
+                let end = len.min(start + BLOCK);
+                for (d, key_row) in keys_t.chunks_exact(capacity).enumerate() {
+                    let keys = &key_row[start..end];
+                    for (query, row) in queries.chunks_exact(head_dim).zip(scores.chunks_exact_mut(len)) {
+                        let q = query[d] * scale;
+                        for (s, k) in row[start..end].iter_mut().zip(keys) {
+                            *s += q * k;
+                        }
                     }
                 }
             }
-        }
-        let mut totals = Vec::with_capacity(rows);
-        for (r, row) in scores.chunks_exact_mut(len).enumerate() {
-            let visible = position + r % seq + 1;
-            let max = row[..visible].iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            row[..visible].iter_mut().for_each(|s| *s -= max);
-            exp_in_place(&mut row[..visible]);
-            row[visible..].fill(0.0);
-            totals.push(row[..visible].iter().sum::<f32>());
-        }
-        out.fill(0.0);
-        for (j, value) in values.chunks_exact(head_dim).enumerate() {
-            for (r, o) in out.chunks_exact_mut(head_dim).enumerate() {
-                let w = scores[r * len + j];
-                for (o, v) in o.iter_mut().zip(value) {
-                    *o += w * v;
+            let mut totals = Vec::with_capacity(rows);
+            for (r, row) in scores.chunks_exact_mut(len).enumerate() {
+                let visible = position + r % seq + 1;
+                let max = row[..visible].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                row[..visible].iter_mut().for_each(|s| *s -= max);
+                exp_in_place(&mut row[..visible]);
+                row[visible..].fill(0.0);
+                totals.push(row[..visible].iter().sum::<f32>());
+            }
+            out.fill(0.0);
+            for (j, value) in values.chunks_exact(head_dim).enumerate() {
+                for (r, o) in out.chunks_exact_mut(head_dim).enumerate() {
+                    let w = scores[r * len + j];
+                    for (o, v) in o.iter_mut().zip(value) {
+                        *o += w * v;
+                    }
                 }
             }
+            for (r, (o, total)) in out.chunks_exact(head_dim).zip(&totals).enumerate() {
+                let (h, i) = (r / seq, r % seq);
+                // SAFETY: group g writes only its own heads' rows of `y`, which outlives the call.
+                let target = unsafe {
+                    std::slice::from_raw_parts_mut((y_address as *mut f32).add((i * heads + g * group + h) * head_dim), head_dim)
+                };
+                target.iter_mut().zip(o).for_each(|(t, o)| *t = o / total);
+            }
         }
-        for (r, (o, total)) in out.chunks_exact(head_dim).zip(&totals).enumerate() {
-            let (h, i) = (r / seq, r % seq);
-            let target = &mut y[(i * heads + g * group + h) * head_dim..][..head_dim];
-            target.iter_mut().zip(o).for_each(|(t, o)| *t = o / total);
-        }
-    }
+    });
     y
 }
 
