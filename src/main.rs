@@ -63,7 +63,7 @@ enum Command {
         /// Never contact the hub.
         #[arg(long)]
         offline: bool,
-        /// Measure the tensors as shipped, not the cached Q8_0 re-encoding.
+        /// Measure the tensors as shipped, not the cached Q8_0 re-encoding of Q4_0/Q4_1/Q5_1 ones.
         #[arg(long)]
         no_requantize: bool,
     },
@@ -121,8 +121,8 @@ struct ModelArgs {
     #[arg(short, long)]
     verbose: bool,
 
-    /// Run the model's tensors as shipped, not through the cached Q8_0 re-encoding of its
-    /// Q4_0/Q5_0 tensors (slower on CPUs; see README, "Speed").
+    /// Run the model's tensors as shipped, not through the cached Q8_0 re-encoding of any
+    /// Q4_0/Q4_1/Q5_1 tensors (which run scalar on CPUs). The default models have none.
     #[arg(long)]
     no_requantize: bool,
 }
