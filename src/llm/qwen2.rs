@@ -276,6 +276,8 @@ impl Layer {
         let k = candle_nn::rotary_emb::rope(&k, &cos, &sin)?;
         let keys_t = self.keys.append(&k.transpose(2, 3)?)?;
         let v = self.values.append(&v)?;
+        // A few rows (generation) attend in place on the cache; a prompt batch through Candle's
+        // batched matrix products, which its size keeps efficient.
         let y = if seq < DEQUANTIZE_FROM_ROWS && batch == 1 {
             let q = q.flatten_all()?.to_vec1::<f32>()?;
             let capacity = self.keys.capacity();
