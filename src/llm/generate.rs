@@ -83,7 +83,7 @@ impl Model {
             None => Vec::new(),
         };
         let shared = if tokens.starts_with(&shared) { shared.len() } else { 0 };
-        self.generate_after(&tokens, shared, options, on_text)
+        self.generate(&tokens, shared, options, on_text)
     }
 
     /// Tokenizes text; special-token markup in it (from the chat template) becomes special tokens.
@@ -97,23 +97,13 @@ impl Model {
         Ok(self.encode(text)?.len())
     }
 
-    /// Generates from prompt tokens, starting a fresh sequence.
-    pub fn generate(
-        &mut self,
-        prompt: &[u32],
-        options: &GenerateOptions,
-        on_text: &mut dyn FnMut(&str),
-    ) -> Result<Generation, Error> {
-        self.generate_after(prompt, 0, options, on_text)
-    }
-
     /// Generates from prompt tokens whose first `shared` tokens may be shared with the previous
     /// call's: when they are, their cached keys and values are reused.
     ///
     /// Output never depends on reuse: the prompt is always processed as the same batches, the
     /// first `shared` tokens, then the rest, so a reused prefix holds exactly the numbers that
     /// processing it afresh would give (batch boundaries change the floating-point results).
-    fn generate_after(
+    pub fn generate(
         &mut self,
         prompt: &[u32],
         shared: usize,

@@ -23,7 +23,9 @@ pub trait CausalLm: Send {
     /// the vocabulary logits after the last token.
     fn forward(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>>;
     /// Forgets the cached keys and values: the next call starts a new sequence at position 0.
-    fn reset(&mut self);
+    fn reset(&mut self) {
+        self.truncate(0);
+    }
     /// Positions held in the key/value cache.
     fn cached_len(&self) -> usize;
     /// Keeps only the first `len` cached positions, so a prompt sharing them continues from there.

@@ -422,10 +422,6 @@ impl CausalLm for Qwen2 {
         logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
     }
 
-    fn reset(&mut self) {
-        self.truncate(0);
-    }
-
     fn cached_len(&self) -> usize {
         self.layers.first().map_or(0, |l| l.keys.len)
     }
