@@ -11,6 +11,7 @@ ap.add_argument("--eval-dir", required=True)
 ap.add_argument("--model", default=None)
 ap.add_argument("--limit", type=int, default=None)
 ap.add_argument("--no-model", action="store_true")
+ap.add_argument("--translation-only", action="store_true")
 args = ap.parse_args()
 here = os.path.dirname(os.path.abspath(__file__))
 model_flags = ["--model", args.model] if args.model else []
@@ -76,16 +77,19 @@ if not args.no_model:
         f.write("\n".join(src) + "\n")
     ours = zhbrief("translate", *model_flags, f.name).rstrip("\n").split("\n")
     assert len(ours) == n, f"line count {len(ours)} != {n}"
-    plain = zhbrief("translate", *model_flags, "--prompts", os.path.join(here, "eval-prompts", "plain"), f.name).rstrip("\n").split("\n")
-    score("zhbrief (glossary, context, example)", ours)
-    score("plain one-sentence prompt, Han masked", plain)
+    # The baseline: one greedy translation per segment from a plain one-sentence prompt, Han
+    # tokens masked (zhbrief's clean-up of the output applies to it too).
+    plain = zhbrief("translate", *model_flags, "--candidates", "1", "--prompts", os.path.join(here, "eval-prompts", "plain"), f.name).rstrip("\n").split("\n")
+    assert len(plain) == n, f"line count {len(plain)} != {n}"
+    score("zhbrief translate (defaults)", ours)
+    score("plain one-sentence prompt, greedy, Han masked", plain)
 for name in sorted(os.listdir(mt)):
     m = re.match(r"wmt22_zh-en_news\.hyp\.(.+)\.en$", name)
     if m:
         score(f"WMT22 {m.group(1)}", lines(os.path.join(mt, name), args.limit))
 
 # Headlines and extractive key points against the publishers' headlines.
-articles = [json.loads(l) for l in lines(os.path.join(args.eval_dir, "headlines_dev.jsonl"))][: args.limit]
+articles = [] if args.translation_only else [json.loads(l) for l in lines(os.path.join(args.eval_dir, "headlines_dev.jsonl"))][: args.limit]
 ours_r, lead_r, en_lead, fallback, total_sentences = [], [], [], 0, 0
 for a in articles:
     body = "\n".join(a["body_paragraphs"])
@@ -101,9 +105,9 @@ for a in articles:
             total_sentences += 1
             fallback += 1 if s["extractive_fallback"] else 0
 mean = lambda xs, i: 100 * sum(x[i] for x in xs) / max(len(xs), 1)
-for name, r in [("zhbrief first key point", ours_r), ("Lead-1 (first sentence)", lead_r)]:
+for name, r in [("zhbrief first key point", ours_r), ("Lead-1 (first sentence)", lead_r)] if articles else []:
     rows.append(("extractive vs headline", name, f"R-1 {mean(r, 0):.1f}", f"R-2 {mean(r, 1):.1f}", f"R-L {mean(r, 2):.1f}", f"{len(r)} articles"))
-if not args.no_model:
+if articles and not args.no_model:
     rows.append(("English lead vs headline", "chrF of translated first key point", f"chrF {sum(en_lead) / max(len(en_lead), 1):.1f}", "", "", f"{len(en_lead)} articles"))
     kept = total_sentences - fallback
     rows.append(("faithfulness", "summary sentences passing the check as written", f"{kept}/{total_sentences}", f"{100 * kept / max(total_sentences, 1):.0f}%", "(the rest were replaced by key points)", f"{len(articles)} articles"))

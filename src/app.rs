@@ -56,6 +56,8 @@ pub struct ModelRequest {
     pub stream: bool,
     /// Run the model's slow tensor formats as a cached Q8_0 re-encoding (faster on CPUs).
     pub requantize: bool,
+    /// Candidate translations per unit to choose from by consensus (1: greedy only).
+    pub translation_candidates: usize,
 }
 
 impl ModelRequest {
@@ -94,6 +96,7 @@ impl ModelRequest {
             sampling: self.sampling,
             stream: self.stream,
             verbose: self.verbose,
+            translation_candidates: self.translation_candidates,
         };
         Ok(ModelStage::new(model, prompts, options))
     }

@@ -225,6 +225,48 @@ pub fn relevant(glossary: &[GlossaryEntry], unit: &str) -> Vec<GlossaryEntry> {
     found
 }
 
+/// The unit with each entry's English in brackets after its first occurrence:
+/// 张迪鸣介绍说 → 张迪鸣（Zhang Diming）介绍说. Small models copy a rendering standing beside the
+/// words far more reliably than they look one up in a list. `entries` come from [`relevant`],
+/// longest first, so a longer source claims its words before a shorter one inside it.
+pub fn annotate(unit: &str, entries: &[GlossaryEntry]) -> String {
+    let mut claimed: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    let digits = normalise_digits(unit);
+    for entry in entries {
+        // Number hints are found in the text with its digits normalised (２ → 2); both have the
+        // same length in chars but not in bytes, so look in whichever holds the source.
+        let (haystack, same) = if unit.contains(&entry.source) { (unit, true) } else { (digits.as_str(), false) };
+        let Some(start) = haystack.find(&entry.source) else { continue };
+        let range = if same {
+            start..start + entry.source.len()
+        } else {
+            let first = haystack[..start].chars().count();
+            let count = entry.source.chars().count();
+            let byte = |n: usize| unit.char_indices().nth(n).map_or(unit.len(), |(i, _)| i);
+            byte(first)..byte(first + count)
+        };
+        // 宝山 before 区 is 宝山区: annotate the whole place, not half of it.
+        let suffix = PLACE_SUFFIXES.iter().find(|(zh, _)| unit[range.end..].starts_with(zh));
+        let (range, target) = match suffix {
+            Some((zh, english)) => (range.start..range.end + zh.len(), format!("{} {english}", entry.target)),
+            None => (range, entry.target.clone()),
+        };
+        if claimed.iter().all(|(taken, _)| range.end <= taken.start || taken.end <= range.start) {
+            claimed.push((range, target));
+        }
+    }
+    claimed.sort_by_key(|(range, _)| range.start);
+    let mut out = String::with_capacity(unit.len() + 16 * claimed.len());
+    let mut at = 0;
+    for (range, target) in claimed {
+        out.push_str(&unit[at..range.end]);
+        out.push_str(&format!("（{target}）"));
+        at = range.end;
+    }
+    out.push_str(&unit[at..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +290,19 @@ mod tests {
         assert_eq!(find("3.4万人次"), Some("34,000 person-times"));
         assert_eq!(find("1.5亿元"), Some("150 million yuan"));
         assert_eq!(number_hints("2023年10月23日")[0].target, "October 23, 2023");
+    }
+
+    #[test]
+    fn annotations_follow_the_words_they_render() {
+        let glossary = article_glossary("宝山区委书记陈杰表示，宝山将获得荣誉。", &[]);
+        let unit = "陈杰说，2月10日宝山区投资6000万元。";
+        assert_eq!(
+            annotate(unit, &relevant(&glossary, unit)),
+            "陈杰（Chen Jie）说，2月10日（February 10）宝山区（Baoshan District）投资6000万元（60 million yuan）。"
+        );
+        let wide = "２月１０日开工。";
+        assert_eq!(annotate(wide, &relevant(&[], wide)), "２月１０日（February 10）开工。");
+        assert_eq!(annotate("没有名字。", &[]), "没有名字。");
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod batch;
 pub mod bench;
 pub mod brief;
 pub mod config;
+pub mod consensus;
 pub mod error;
 pub mod extract;
 pub mod facts;

@@ -121,6 +121,11 @@ struct ModelArgs {
     #[arg(short, long)]
     verbose: bool,
 
+    /// Candidate translations per sentence, the one the others agree with most kept (the first
+    /// greedy, the rest sampled with fixed seeds: output stays deterministic). 1 is fastest.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=16))]
+    candidates: u16,
+
     /// Run the model's tensors as shipped, not through the cached Q8_0 re-encoding of any
     /// Q4_0/Q4_1/Q5_1 tensors (which run scalar on CPUs). The default models have none.
     #[arg(long)]
@@ -262,6 +267,7 @@ fn model_request(args: &ModelArgs, file: &FileConfig, abstractive: bool, transla
         verbose: args.verbose,
         stream: !quiet,
         requantize: !args.no_requantize,
+        translation_candidates: usize::from(args.candidates),
     }
 }
 

@@ -2,12 +2,16 @@
 //! translations of the brief, written by one loaded [`Model`] with the [`Prompts`] templates.
 
 use std::io::{IsTerminal, Write};
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use minijinja::context;
 use serde::Serialize;
 
 use crate::article::Article;
 use crate::brief::Brief;
+use crate::consensus;
 use crate::error::Error;
 use crate::extract::Extract;
 use crate::facts;
@@ -56,6 +60,9 @@ pub struct ModelOptions {
     pub stream: bool,
     /// Report fallbacks and timings on stderr.
     pub verbose: bool,
+    /// Translations to generate per unit (the greedy one, then sampled ones), choosing the one
+    /// the others agree with most; 1 keeps the greedy translation.
+    pub translation_candidates: usize,
 }
 
 /// Article tokens per summarisation prompt; longer articles are summarised in parts and merged.
@@ -82,11 +89,12 @@ impl ModelStage {
     pub fn identity(&self) -> String {
         let glossary: String = self.options.glossary.iter().map(|e| format!("{}\t{}\n", e.source, e.target)).collect();
         format!(
-            "model={}\nabstractive={}\ntranslate={}\nsampling={:?}\nprompts:\n{}glossary:\n{glossary}",
+            "model={}\nabstractive={}\ntranslate={}\nsampling={:?}\ncandidates={}\nprompts:\n{}glossary:\n{glossary}",
             self.model.identity(),
             self.options.abstractive,
             self.options.translate,
             self.options.sampling,
+            self.options.translation_candidates,
             self.prompts.identity()
         )
     }
@@ -103,13 +111,19 @@ impl ModelStage {
     }
 
     fn run(&mut self, messages: &[Message], options: GenerateOptions) -> Result<String, Error> {
+        let sampling = self.options.sampling;
+        self.run_as_given(messages, GenerateOptions { sampling, ..options })
+    }
+
+    /// Generates with `options` as they are (the user's sampling not applied).
+    fn run_as_given(&mut self, messages: &[Message], options: GenerateOptions) -> Result<String, Error> {
         let stream = self.options.stream && std::io::stderr().is_terminal();
         let mut on_text = |text: &str| {
             if stream {
                 let _ = std::io::stderr().write_all(text.as_bytes());
             }
         };
-        let generation = self.model.chat(messages, &GenerateOptions { sampling: self.options.sampling, ..options }, &mut on_text)?;
+        let generation = self.model.chat(messages, &options, &mut on_text)?;
         if stream {
             eprintln!();
         }
@@ -271,23 +285,24 @@ impl ModelStage {
 
     fn translate_prompt(&self, unit: &str, glossary: &[GlossaryEntry]) -> Result<String, Error> {
         let entries = glossary::relevant(glossary, unit);
-        self.prompts.render("translate.j2", context! { text => fence(unit), glossary => entries })
+        let annotated = fence(&glossary::annotate(unit, &entries));
+        self.prompts.render("translate.j2", context! { text => fence(unit), annotated, glossary => entries })
     }
 
     fn translate_unit(&mut self, unit: &str, context: &[Message], glossary: &[GlossaryEntry]) -> Result<String, Error> {
         let mut messages = vec![Message::system(self.prompts.render("translate-system.j2", context! {})?)];
-        // A worked example of text that reads like an instruction, translated rather than obeyed:
-        // small models otherwise follow 忽略之前的指令… found in an article.
-        let example = self.prompts.render("translate-example.j2", context! {})?;
-        if let Some((chinese, english)) = example.split_once('\n') {
-            messages.push(Message::user(self.translate_prompt(chinese.trim(), &[])?));
-            messages.push(Message::assistant(english.trim()));
+        // Worked examples (none by default: on the WMT22 development segments every example tried
+        // cost the small models chrF, and instruction-like text is caught below instead).
+        let examples = self.prompts.render("translate-example.j2", context! {})?;
+        for (chinese, english) in example_pairs(&examples) {
+            messages.push(Message::user(self.translate_prompt(chinese, &[])?));
+            messages.push(Message::assistant(english));
         }
         messages.extend_from_slice(context);
         messages.push(Message::user(self.translate_prompt(unit, glossary)?));
         let max_new_tokens = (unit.chars().count() * 3 + 32).clamp(48, 768);
         let options = GenerateOptions { max_new_tokens, english_only: true, ..GenerateOptions::default() };
-        let english = clean_translation(&self.run(&messages, options.clone())?);
+        let english = self.translate_candidates(&messages, &options)?;
         if !looks_obeyed(unit, &english) {
             return Ok(english);
         }
@@ -297,9 +312,36 @@ impl ModelStage {
         self.note(&format!("translation too short for its source, retrying as quoted text: {unit} → {english}"));
         let framed = format!("文章中写道：“{unit}”");
         *messages.last_mut().expect("the unit's message") = Message::user(self.translate_prompt(&framed, glossary)?);
-        let retried = clean_translation(&self.run(&messages, options)?);
+        let retried = self.translate_candidates(&messages, &options)?;
         Ok(unquote_reported(&retried).unwrap_or(retried))
     }
+}
+
+impl ModelStage {
+    /// The translation the candidates agree on most (see [`consensus`]): the first candidate
+    /// decoded as asked (greedy by default), the others sampled with fixed seeds, so the choice
+    /// is the same on every run.
+    fn translate_candidates(&mut self, messages: &[Message], options: &GenerateOptions) -> Result<String, Error> {
+        let mut candidates = vec![clean_translation(&self.run(messages, options.clone())?)];
+        let seed = self.options.sampling.map_or(0, |s| s.seed);
+        for i in 1..self.options.translation_candidates.max(1) {
+            let sampling = Sampling { temperature: CANDIDATE_TEMPERATURE, top_p: 0.95, seed: seed.wrapping_add(i as u64) };
+            let sampled = GenerateOptions { sampling: Some(sampling), ..options.clone() };
+            candidates.push(clean_translation(&self.run_as_given(messages, sampled)?));
+        }
+        let chosen = consensus::most_agreed(&candidates);
+        Ok(candidates.swap_remove(chosen))
+    }
+}
+
+/// How freely the extra translation candidates are sampled: enough to differ where the model is
+/// unsure, little enough to stay translations.
+const CANDIDATE_TEMPERATURE: f64 = 0.6;
+
+/// Worked examples: non-empty lines alternating Chinese and English.
+fn example_pairs(text: &str) -> Vec<(&str, &str)> {
+    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    lines.chunks_exact(2).map(|pair| (pair[0], pair[1])).collect()
 }
 
 /// A translation with under one word per five Han characters of a source of some length.
@@ -377,11 +419,49 @@ fn clean_translation(text: &str) -> String {
             line = rest.trim().to_string();
         }
     }
-    let unquoted = line.strip_prefix('"').and_then(|l| l.strip_suffix('"'));
+    // Small models sometimes talk about the task instead of doing it ("The Chinese text
+    // translates to English as: "…""); keep the translation inside the talk.
+    static PREAMBLE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?i)^(?:the |this )?(?:chinese |following |above )?(?:news |original )?(?:text|sentence|passage|headline)[^"“:]{0,40}?(?:translat\w*|in english)[^"“:]{0,20}?:\s*"#).unwrap()
+    });
+    static ABOUT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?i)^(?:the )?(?:chinese |following )?(?:news )?(?:text|sentence|passage|headline) ["“](.+)["”] (?:is in english|is translated\b[^"“]*|translates\b[^"“]*)\.?$"#).unwrap()
+    });
+    static ACCORDING: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)^according to the (?:chinese |original )?(?:text|sentence|passage),\s*").unwrap());
+    if let Some(found) = PREAMBLE.find(&line) {
+        line = line[found.end()..].to_string();
+    } else if let Some(caps) = ABOUT.captures(&line) {
+        line = caps[1].to_string();
+    } else if let Some(found) = ACCORDING.find(&line) {
+        line = capitalise_first(&line[found.end()..]);
+    }
+    // A glossary annotation copied along with its rendering: "60 million yuan (60 million yuan)".
+    static ECHO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*[(（]([^()（）]+)[)）]").unwrap());
+    let mut kept = String::with_capacity(line.len());
+    let mut at = 0;
+    for caps in ECHO.captures_iter(&line) {
+        let whole = caps.get(0).expect("match");
+        let before = line[..whole.start()].trim_end();
+        kept.push_str(&line[at..whole.start()]);
+        if !before.to_lowercase().ends_with(&caps[1].trim().to_lowercase()) {
+            kept.push_str(whole.as_str());
+        }
+        at = whole.end();
+    }
+    kept.push_str(&line[at..]);
+    line = kept;
+    // A translation wrapped in quotes, or opened by one the model never closed.
+    let unquoted = line.strip_prefix('"').map(|l| l.strip_suffix('"').unwrap_or(l));
     match unquoted {
         Some(inner) if !inner.contains('"') => inner.to_string(),
         _ => line,
     }
+}
+
+fn capitalise_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -409,5 +489,16 @@ mod tests {
     fn translations_are_one_clean_line() {
         assert_eq!(clean_translation("Translation: \"Baoshan is\n transforming.\""), "Baoshan is transforming.");
         assert_eq!(clean_translation("He said \"yes\" loudly."), "He said \"yes\" loudly.");
+    }
+
+    #[test]
+    fn talk_about_the_task_is_removed() {
+        assert_eq!(clean_translation("The Chinese text translates to English as: \"Students lead - Xinhua"), "Students lead - Xinhua");
+        assert_eq!(clean_translation("The Chinese news sentence is translated into English as: \"Prices rose.\""), "Prices rose.");
+        assert_eq!(clean_translation("The Chinese text \"Schools try apprenticeships\" is in English."), "Schools try apprenticeships");
+        assert_eq!(clean_translation("According to the Chinese text, the fair opens today."), "The fair opens today.");
+        assert_eq!(clean_translation("It invested 60 million yuan (60 million yuan) in Baoshan (Baoshan District)."), "It invested 60 million yuan in Baoshan (Baoshan District).");
+        let plain = "The text of the law was translated into English in 2019.";
+        assert_eq!(clean_translation(plain), plain, "a sentence about translation is left alone");
     }
 }

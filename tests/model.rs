@@ -61,6 +61,26 @@ fn translate_keeps_lines_aligned() {
 }
 
 #[test]
+fn translation_candidates_are_chosen_deterministically() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let translate = |candidates: &str| {
+        let assert = zhbrief()
+            .args(["translate", "--candidates", candidates, "--model"])
+            .arg(&model)
+            .write_stdin("宝山转型。\n上海市宝山区投资6000万元。\n")
+            .assert()
+            .success();
+        String::from_utf8(assert.get_output().stdout.clone()).unwrap()
+    };
+    let chosen = translate("3");
+    assert_eq!(chosen.lines().count(), 2);
+    assert!(!has_han(&chosen));
+    assert_eq!(translate("3"), chosen, "sampled candidates have fixed seeds");
+    zhbrief().args(["translate", "--candidates", "0"]).write_stdin("宝山。").assert().code(2);
+}
+
+#[test]
 fn missing_model_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     zhbrief()
@@ -114,6 +134,7 @@ fn batch_fingerprint_covers_model_and_prompts() {
     std::fs::create_dir(&prompts).unwrap();
     std::fs::write(prompts.join("translate.j2"), "Translate: {{ text }}").unwrap();
     brief(&["--check", "--prompts", prompts.to_str().unwrap()]).assert().code(1).stderr(predicate::str::contains("stale"));
+    brief(&["--check", "--candidates", "2"]).assert().code(1).stderr(predicate::str::contains("stale"));
 }
 
 /// The real default model, as CI fetches it with `scripts/fetch-model.sh`.

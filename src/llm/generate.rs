@@ -117,16 +117,29 @@ impl Model {
         // At least one token must be processed to get the logits that start generation.
         let shared = if shared < prompt.len() { shared } else { 0 };
         let started = Instant::now();
-        let reusable = shared > 0 && self.cached_prefix == prompt[..shared] && self.lm.cached_len() >= shared;
-        if reusable {
-            self.lm.truncate(shared);
-        } else {
-            self.cached_prefix.clear();
-            self.lm.reset();
-            self.feed(&prompt[..shared], 0).map_err(model_error)?;
-            self.cached_prefix = prompt[..shared].to_vec();
-        }
-        let mut logits = self.feed(&prompt[shared..], shared).map_err(model_error)?;
+        let mut logits = match &self.last_prompt {
+            // The same prompt again (another candidate for it): its keys, values and logits are
+            // exactly what processing it afresh would give.
+            Some((tokens, logits)) if tokens == prompt && self.lm.cached_len() >= prompt.len() => {
+                self.lm.truncate(prompt.len());
+                logits.clone()
+            }
+            _ => {
+                let reusable = shared > 0 && self.cached_prefix == prompt[..shared] && self.lm.cached_len() >= shared;
+                if reusable {
+                    self.lm.truncate(shared);
+                } else {
+                    self.cached_prefix.clear();
+                    self.last_prompt = None;
+                    self.lm.reset();
+                    self.feed(&prompt[..shared], 0).map_err(model_error)?;
+                    self.cached_prefix = prompt[..shared].to_vec();
+                }
+                let logits = self.feed(&prompt[shared..], shared).map_err(model_error)?;
+                self.last_prompt = Some((prompt.to_vec(), logits.clone()));
+                logits
+            }
+        };
         let prompt_time = started.elapsed();
 
         let sampling = match options.sampling {

@@ -24,6 +24,8 @@ pub struct Model {
     pub(crate) english_tokens: std::sync::OnceLock<Vec<bool>>,
     /// The prompt prefix whose keys and values lead the model's cache (see `Model::chat`).
     pub(crate) cached_prefix: Vec<u32>,
+    /// The last whole prompt and the logits after it, for more candidates from the same prompt.
+    pub(crate) last_prompt: Option<(Vec<u32>, Vec<f32>)>,
     identity: String,
     path: PathBuf,
 }
@@ -78,6 +80,7 @@ impl Model {
             stop_tokens,
             english_tokens: std::sync::OnceLock::new(),
             cached_prefix: Vec::new(),
+            last_prompt: None,
             identity,
             path: path.to_path_buf(),
         })
