@@ -4,9 +4,8 @@
 use std::io::{IsTerminal, Write};
 use std::sync::LazyLock;
 
-use regex::Regex;
-
 use minijinja::context;
+use regex::Regex;
 use serde::Serialize;
 
 use crate::article::Article;
@@ -315,9 +314,7 @@ impl ModelStage {
         let retried = self.translate_candidates(&messages, &options)?;
         Ok(unquote_reported(&retried).unwrap_or(retried))
     }
-}
 
-impl ModelStage {
     /// The translation the candidates agree on most (see [`consensus`]): the first candidate
     /// decoded as asked (greedy by default), the others sampled with fixed seeds, so the choice
     /// is the same on every run.

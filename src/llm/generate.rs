@@ -118,9 +118,9 @@ impl Model {
         let shared = if shared < prompt.len() { shared } else { 0 };
         let started = Instant::now();
         let mut logits = match &self.last_prompt {
-            // The same prompt again (another candidate for it): its keys, values and logits are
-            // exactly what processing it afresh would give.
-            Some((tokens, logits)) if tokens == prompt && self.lm.cached_len() >= prompt.len() => {
+            // The same prompt, split the same way, again (another candidate for it): its keys,
+            // values and logits are exactly what processing it afresh would give.
+            Some((tokens, split, logits)) if tokens == prompt && *split == shared && self.lm.cached_len() >= prompt.len() => {
                 self.lm.truncate(prompt.len());
                 logits.clone()
             }
@@ -136,7 +136,7 @@ impl Model {
                     self.cached_prefix = prompt[..shared].to_vec();
                 }
                 let logits = self.feed(&prompt[shared..], shared).map_err(model_error)?;
-                self.last_prompt = Some((prompt.to_vec(), logits.clone()));
+                self.last_prompt = Some((prompt.to_vec(), shared, logits.clone()));
                 logits
             }
         };

@@ -24,8 +24,9 @@ pub struct Model {
     pub(crate) english_tokens: std::sync::OnceLock<Vec<bool>>,
     /// The prompt prefix whose keys and values lead the model's cache (see `Model::chat`).
     pub(crate) cached_prefix: Vec<u32>,
-    /// The last whole prompt and the logits after it, for more candidates from the same prompt.
-    pub(crate) last_prompt: Option<(Vec<u32>, Vec<f32>)>,
+    /// The last whole prompt, where it was split into batches, and the logits after it: more
+    /// candidates for the same prompt start from these.
+    pub(crate) last_prompt: Option<(Vec<u32>, usize, Vec<f32>)>,
     identity: String,
     path: PathBuf,
 }

@@ -189,7 +189,7 @@ mod tests {
         // Another candidate for the same prompt starts from its kept logits and cache.
         let sampled = GenerateOptions { sampling: Some(Sampling { temperature: 0.9, top_p: 0.95, seed: 3 }), ..options };
         let again = warm.chat(&second, &sampled, &mut |_| {}).unwrap();
-        assert!(warm.last_prompt.as_ref().is_some_and(|(tokens, _)| tokens.len() == fresh.prompt_tokens));
+        assert!(warm.last_prompt.as_ref().is_some_and(|(tokens, _, _)| tokens.len() == fresh.prompt_tokens));
         let (_dir3, mut cold) = tiny_model();
         assert_eq!(again.text, cold.chat(&second, &sampled, &mut |_| {}).unwrap().text);
     }
