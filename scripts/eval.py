@@ -12,6 +12,7 @@ ap.add_argument("--model", default=None)
 ap.add_argument("--limit", type=int, default=None)
 ap.add_argument("--no-model", action="store_true")
 ap.add_argument("--translation-only", action="store_true")
+ap.add_argument("--save", metavar="DIR", help="also write the translations there, one file per system")
 args = ap.parse_args()
 here = os.path.dirname(os.path.abspath(__file__))
 model_flags = ["--model", args.model] if args.model else []
@@ -81,6 +82,11 @@ if not args.no_model:
     # tokens masked (zhbrief's clean-up of the output applies to it too).
     plain = zhbrief("translate", *model_flags, "--candidates", "1", "--prompts", os.path.join(here, "eval-prompts", "plain"), f.name).rstrip("\n").split("\n")
     assert len(plain) == n, f"line count {len(plain)} != {n}"
+    if args.save:
+        os.makedirs(args.save, exist_ok=True)
+        for name, hyps in [("zhbrief", ours), ("plain", plain)]:
+            with open(os.path.join(args.save, f"{name}.en"), "w", encoding="utf-8") as out:
+                out.write("\n".join(hyps) + "\n")
     score("zhbrief translate (defaults)", ours)
     score("plain one-sentence prompt, greedy, Han masked", plain)
 for name in sorted(os.listdir(mt)):

@@ -2,10 +2,11 @@
 # Quality harness: prints one table (translation, headlines/extractive, faithfulness) measured on
 # the public development data in ../shared/eval. Installs sacreBLEU from PyPI into a cache venv.
 #
-# usage: scripts/eval.sh [--model NAME] [--limit N] [--no-model] [--translation-only]
+# usage: scripts/eval.sh [--model NAME] [--limit N] [--no-model] [--translation-only] [--save DIR]
 #   --limit N    only the first N WMT22 segments and N articles (quick runs; the table says so)
 #   --no-model   only what needs no model (extractive ROUGE against Lead-1)
 #   --translation-only  only the WMT22 translation rows
+#   --save DIR   also write the translations to DIR (zhbrief.en, plain.en)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${ZHBRIEF_EVAL_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/zhbrief/eval-venv}

@@ -361,15 +361,27 @@ fn translate(input_path: &Path, args: &ModelArgs) -> u8 {
         Ok(stage) => stage,
         Err(err) => return fail(&err),
     };
+    // Translating a file takes seconds a line: show how far it is on a terminal.
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(text.lines().count() as u64);
+        bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} lines eta {eta}").expect("template is valid"));
+        bar
+    });
     let mut stdout = std::io::stdout().lock();
     let mut write_error = None;
     let result = stage.translate_lines(&text, &mut |line| {
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
         if write_error.is_none()
             && let Err(err) = writeln!(stdout, "{line}").and_then(|()| stdout.flush())
         {
             write_error = Some(err);
         }
     });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     if let Some(err) = write_error {
         return app::stdout_failed(err);
     }
