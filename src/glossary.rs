@@ -59,7 +59,8 @@ fn pinyin_of(text: &str) -> Option<Vec<&'static str>> {
     text.chars().map(|c| c.to_pinyin().map(|p| p.plain())).collect()
 }
 
-fn capitalise(word: &str) -> String {
+/// The text with its first letter in upper case.
+pub fn capitalise(word: &str) -> String {
     let mut chars = word.chars();
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }

@@ -431,34 +431,22 @@ fn clean_translation(text: &str) -> String {
     } else if let Some(caps) = ABOUT.captures(&line) {
         line = caps[1].to_string();
     } else if let Some(found) = ACCORDING.find(&line) {
-        line = capitalise_first(&line[found.end()..]);
+        line = glossary::capitalise(&line[found.end()..]);
     }
     // A glossary annotation copied along with its rendering: "60 million yuan (60 million yuan)".
     static ECHO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*[(（]([^()（）]+)[)）]").unwrap());
-    let mut kept = String::with_capacity(line.len());
-    let mut at = 0;
-    for caps in ECHO.captures_iter(&line) {
-        let whole = caps.get(0).expect("match");
-        let before = line[..whole.start()].trim_end();
-        kept.push_str(&line[at..whole.start()]);
-        if !before.to_lowercase().ends_with(&caps[1].trim().to_lowercase()) {
-            kept.push_str(whole.as_str());
-        }
-        at = whole.end();
-    }
-    kept.push_str(&line[at..]);
-    line = kept;
+    let line = ECHO
+        .replace_all(&line, |caps: &regex::Captures| {
+            let before = line[..caps.get(0).map_or(0, |m| m.start())].trim_end().to_lowercase();
+            if before.ends_with(&caps[1].trim().to_lowercase()) { String::new() } else { caps[0].to_string() }
+        })
+        .into_owned();
     // A translation wrapped in quotes, or opened by one the model never closed.
     let unquoted = line.strip_prefix('"').map(|l| l.strip_suffix('"').unwrap_or(l));
     match unquoted {
         Some(inner) if !inner.contains('"') => inner.to_string(),
         _ => line,
     }
-}
-
-fn capitalise_first(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]
