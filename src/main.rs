@@ -122,8 +122,9 @@ struct ModelArgs {
     verbose: bool,
 
     /// Candidate translations per sentence, the one the others agree with most kept (the first
-    /// greedy, the rest sampled with fixed seeds: output stays deterministic). 1 is fastest.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=16))]
+    /// greedy, the rest sampled with fixed seeds: output stays deterministic). They are decoded
+    /// together; 1 is fastest.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=16))]
     candidates: u16,
 
     /// Run the model's tensors as shipped, not through the cached Q8_0 re-encoding of any

@@ -111,30 +111,33 @@ impl ModelStage {
 
     fn run(&mut self, messages: &[Message], options: GenerateOptions) -> Result<String, Error> {
         let sampling = self.options.sampling;
-        self.run_as_given(messages, GenerateOptions { sampling, ..options })
+        Ok(self.run_as_given(messages, &[GenerateOptions { sampling, ..options }])?.swap_remove(0))
     }
 
-    /// Generates with `options` as they are (the user's sampling not applied).
-    fn run_as_given(&mut self, messages: &[Message], options: GenerateOptions) -> Result<String, Error> {
+    /// Generates one reply per entry of `options`, decoded together, with the options as they
+    /// are (the user's sampling not applied); the first reply is streamed.
+    fn run_as_given(&mut self, messages: &[Message], options: &[GenerateOptions]) -> Result<Vec<String>, Error> {
         let stream = self.options.stream && std::io::stderr().is_terminal();
         let mut on_text = |text: &str| {
             if stream {
                 let _ = std::io::stderr().write_all(text.as_bytes());
             }
         };
-        let generation = self.model.chat(messages, &options, &mut on_text)?;
+        let generations = self.model.chat_candidates(messages, options, &mut on_text)?;
         if stream {
             eprintln!();
         }
+        let generated: usize = generations.iter().map(|g| g.generated_tokens).sum();
+        let first = &generations[0];
         self.note(&format!(
-            "model: {} prompt tokens in {:.1} s, {} generated in {:.1} s{}",
-            generation.prompt_tokens,
-            generation.prompt_time.as_secs_f64(),
-            generation.generated_tokens,
-            generation.generation_time.as_secs_f64(),
-            if generation.hit_token_cap { " (token cap reached)" } else { "" }
+            "model: {} prompt tokens in {:.1} s, {generated} generated in {} sequence(s) in {:.1} s{}",
+            first.prompt_tokens,
+            first.prompt_time.as_secs_f64(),
+            generations.len(),
+            first.generation_time.as_secs_f64(),
+            if generations.iter().any(|g| g.hit_token_cap) { " (token cap reached)" } else { "" }
         ));
-        Ok(generation.text)
+        Ok(generations.into_iter().map(|g| g.text).collect())
     }
 
     /// Summarises the article in Chinese. Long articles are summarised by parts of at most
@@ -316,17 +319,20 @@ impl ModelStage {
     }
 
     /// The translation the candidates agree on most (see [`consensus`]): the first candidate
-    /// decoded as asked (greedy by default), the others sampled with fixed seeds, so the choice
-    /// is the same on every run.
+    /// decoded as asked (greedy by default), the others sampled with fixed seeds, all decoded
+    /// together, so the choice is the same on every run.
     fn translate_candidates(&mut self, messages: &[Message], options: &GenerateOptions) -> Result<String, Error> {
-        let mut candidates = vec![clean_translation(&self.run(messages, options.clone())?)];
         let seed = self.options.sampling.map_or(0, |s| s.seed);
+        let mut all = vec![GenerateOptions { sampling: self.options.sampling, ..options.clone() }];
         for i in 1..self.options.translation_candidates.max(1) {
             let sampling = Sampling { temperature: CANDIDATE_TEMPERATURE, top_p: 0.95, seed: seed.wrapping_add(i as u64) };
-            let sampled = GenerateOptions { sampling: Some(sampling), ..options.clone() };
-            candidates.push(clean_translation(&self.run_as_given(messages, sampled)?));
+            all.push(GenerateOptions { sampling: Some(sampling), ..options.clone() });
         }
+        let mut candidates: Vec<String> = self.run_as_given(messages, &all)?.iter().map(|c| clean_translation(c)).collect();
         let chosen = consensus::most_agreed(&candidates);
+        for (i, candidate) in candidates.iter().enumerate() {
+            self.note(&format!("translation candidate {i}{}: {candidate}", if i == chosen { " (chosen)" } else { "" }));
+        }
         Ok(candidates.swap_remove(chosen))
     }
 }
@@ -419,15 +425,22 @@ fn clean_translation(text: &str) -> String {
     // Small models sometimes talk about the task instead of doing it ("The Chinese text
     // translates to English as: "…""); keep the translation inside the talk.
     static PREAMBLE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"(?i)^(?:the |this )?(?:chinese |following |above )?(?:news |original )?(?:text|sentence|passage|headline)[^"“:]{0,40}?(?:translat\w*|in english)[^"“:]{0,20}?:\s*"#).unwrap()
+        Regex::new(r#"(?i)^(?:the |this )?(?:chinese |following |above )?(?:news |original )?(?:text|sentence|passage|headline)[^"“:]{0,40}?(?:translat\w*|in english)[^"“:]{0,30}?:\s*"#).unwrap()
     });
+    // The same talk quoting the source first: The Chinese text "…" is translated into English as: "…"
+    static RESTATED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(?i)^(?:the |this )?(?:chinese |following |above )?(?:news |original )?(?:text|sentence|passage|headline) ["“][^"“”]+["”] (?:is translated|translates|can be translated)[^"“:]{0,30}?:\s*"#).unwrap()
+    });
+    // …and a remark after the quoted translation: "…" This translation keeps the meaning…
+    static REMARK: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"(?i)^(["“][^"“”]+["”])\s+(?:this|the) (?:english )?translation\b.*$"#).unwrap());
     static ABOUT: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r#"(?i)^(?:the )?(?:chinese |following )?(?:news )?(?:text|sentence|passage|headline) ["“](.+)["”] (?:is in english|is translated\b[^"“]*|translates\b[^"“]*)\.?$"#).unwrap()
     });
     static ACCORDING: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?i)^according to the (?:chinese |original )?(?:text|sentence|passage),\s*").unwrap());
-    if let Some(found) = PREAMBLE.find(&line) {
-        line = line[found.end()..].to_string();
+    if let Some(found) = PREAMBLE.find(&line).or_else(|| RESTATED.find(&line)) {
+        line = REMARK.replace(&line[found.end()..], "$1").into_owned();
     } else if let Some(caps) = ABOUT.captures(&line) {
         line = caps[1].to_string();
     } else if let Some(found) = ACCORDING.find(&line) {
@@ -481,6 +494,11 @@ mod tests {
         assert_eq!(clean_translation("The Chinese text translates to English as: \"Students lead - Xinhua"), "Students lead - Xinhua");
         assert_eq!(clean_translation("The Chinese news sentence is translated into English as: \"Prices rose.\""), "Prices rose.");
         assert_eq!(clean_translation("The Chinese text \"Schools try apprenticeships\" is in English."), "Schools try apprenticeships");
+        assert_eq!(clean_translation("The Chinese text is translated into English as follows: \"Prices rose.\""), "Prices rose.");
+        assert_eq!(
+            clean_translation("The Chinese text \"学生\" is translated into English as: \"Students lead\" This translation keeps the meaning."),
+            "Students lead"
+        );
         assert_eq!(clean_translation("According to the Chinese text, the fair opens today."), "The fair opens today.");
         assert_eq!(clean_translation("It invested 60 million yuan (60 million yuan) in Baoshan (Baoshan District)."), "It invested 60 million yuan in Baoshan (Baoshan District).");
         let plain = "The text of the law was translated into English in 2019.";

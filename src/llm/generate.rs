@@ -74,6 +74,21 @@ impl Model {
         options: &GenerateOptions,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Generation, Error> {
+        let mut generations = self.chat_candidates(messages, std::slice::from_ref(options), on_text)?;
+        Ok(generations.swap_remove(0))
+    }
+
+    /// Generates one reply per entry of `options` (say, greedy and several seeded samples) to the
+    /// same conversation, decoded together: the prompt is processed once, and each step runs the
+    /// model once for all of them (see [`super::CausalLm::forward_rows`]).
+    /// Each reply is exactly what [`Model::chat`] gives with its options alone. `on_text`
+    /// streams the first.
+    pub fn chat_candidates(
+        &mut self,
+        messages: &[Message],
+        options: &[GenerateOptions],
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Vec<Generation>, Error> {
         let prompt = self.template.render(messages).map_err(Error::Model)?;
         let tokens = self.encode(&prompt)?;
         // The turns before the last message (system prompt, worked examples) are often the same
@@ -97,8 +112,9 @@ impl Model {
         Ok(self.encode(text)?.len())
     }
 
-    /// Generates from prompt tokens whose first `shared` tokens may be shared with the previous
-    /// call's: when they are, their cached keys and values are reused.
+    /// Generates one continuation per entry of `options` from prompt tokens whose first `shared`
+    /// tokens may be shared with the previous call's: when they are, their cached keys and values
+    /// are reused. `on_text` streams the first continuation.
     ///
     /// Output never depends on reuse: the prompt is always processed as the same batches, the
     /// first `shared` tokens, then the rest, so a reused prefix holds exactly the numbers that
@@ -107,89 +123,99 @@ impl Model {
         &mut self,
         prompt: &[u32],
         shared: usize,
-        options: &GenerateOptions,
+        options: &[GenerateOptions],
         on_text: &mut dyn FnMut(&str),
-    ) -> Result<Generation, Error> {
-        let model_error = |e: candle_core::Error| Error::Model(format!("inference: {e}"));
-        if prompt.is_empty() {
-            return Err(Error::Model("empty prompt".into()));
+    ) -> Result<Vec<Generation>, Error> {
+        if prompt.is_empty() || options.is_empty() {
+            return Err(Error::Model("empty prompt or no options".into()));
         }
-        // At least one token must be processed to get the logits that start generation.
-        let shared = if shared < prompt.len() { shared } else { 0 };
         let started = Instant::now();
-        let mut logits = match &self.last_prompt {
-            // The same prompt, split the same way, again (another candidate for it): its keys,
-            // values and logits are exactly what processing it afresh would give.
-            Some((tokens, split, logits)) if tokens == prompt && *split == shared && self.lm.cached_len() >= prompt.len() => {
-                self.lm.truncate(prompt.len());
-                logits.clone()
-            }
-            _ => {
-                let reusable = shared > 0 && self.cached_prefix == prompt[..shared] && self.lm.cached_len() >= shared;
-                if reusable {
-                    self.lm.truncate(shared);
-                } else {
-                    self.cached_prefix.clear();
-                    self.last_prompt = None;
-                    self.lm.reset();
-                    self.feed(&prompt[..shared], 0).map_err(model_error)?;
-                    self.cached_prefix = prompt[..shared].to_vec();
-                }
-                let logits = self.feed(&prompt[shared..], shared).map_err(model_error)?;
-                self.last_prompt = Some((prompt.to_vec(), shared, logits.clone()));
-                logits
-            }
-        };
+        let logits = self.process_prompt(prompt, shared).map_err(model_error)?;
         let prompt_time = started.elapsed();
 
-        let sampling = match options.sampling {
-            None => CandleSampling::ArgMax,
-            Some(s) => CandleSampling::TopP { p: s.top_p, temperature: s.temperature },
-        };
-        let mut sampler = LogitsProcessor::from_sampling(options.sampling.map_or(0, |s| s.seed), sampling);
-        let allowed = options.english_only.then(|| self.english_tokens(logits.len()).clone());
         let started = Instant::now();
-        let mut generated: Vec<u32> = Vec::new();
+        let allowed = options.iter().any(|o| o.english_only).then(|| self.english_tokens(logits.len()).clone());
+        let mut rows: Vec<Row> = options.iter().map(Row::new).collect();
+        // The rows still being decoded, in the order the model holds them, and their logits.
+        let mut active: Vec<usize> = (0..rows.len()).collect();
+        let mut logits = vec![logits; rows.len()];
         let mut emitted = 0usize;
-        let mut hit_token_cap = true;
-        while generated.len() < options.max_new_tokens {
-            if let Some(allowed) = &allowed {
-                for (logit, &ok) in logits.iter_mut().zip(allowed.iter()) {
-                    if !ok {
-                        *logit = f32::NEG_INFINITY;
-                    }
+        for step in 0.. {
+            let (mut next_tokens, mut still_active, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+            for (slot, (&r, logits)) in active.iter().zip(logits).enumerate() {
+                let row = &mut rows[r];
+                let mask = allowed.as_deref().filter(|_| row.options.english_only);
+                if let Some(token) = row.step(logits, mask, &self.stop_tokens).map_err(model_error)? {
+                    next_tokens.push(token);
+                    still_active.push(r);
+                    kept.push(slot);
                 }
             }
-            let vocab = logits.len();
-            let mut scores = Tensor::from_vec(std::mem::take(&mut logits), vocab, &Device::Cpu).map_err(model_error)?;
-            if options.repeat_penalty != 1.0 {
-                let window = &generated[generated.len().saturating_sub(REPEAT_WINDOW)..];
-                scores = candle_transformers::utils::apply_repeat_penalty(&scores, options.repeat_penalty, window)
-                    .map_err(model_error)?;
+            // Stream only whole characters: a byte-level token may end mid-character.
+            if rows[0].generated.len() == step + 1 {
+                let text = self.decode(&rows[0].generated)?;
+                if !text.ends_with('\u{FFFD}') && text.len() > emitted {
+                    on_text(&text[emitted..]);
+                    emitted = text.len();
+                }
             }
-            let next = sampler.sample(&scores).map_err(model_error)?;
-            if self.stop_tokens.contains(&next) && !options.ignore_stop_tokens {
-                hit_token_cap = false;
+            if next_tokens.is_empty() {
                 break;
             }
-            generated.push(next);
-            // Stream only whole characters: a byte-level token may end mid-character.
-            let text = self.decode(&generated)?;
-            if !text.ends_with('\u{FFFD}') && text.len() > emitted {
-                on_text(&text[emitted..]);
-                emitted = text.len();
-            }
-            logits = self.lm.forward(&[next], prompt.len() + generated.len() - 1).map_err(model_error)?;
+            let position = prompt.len() + step;
+            logits = if options.len() == 1 {
+                vec![self.lm.forward(&next_tokens, position).map_err(model_error)?]
+            } else {
+                // After the first step the model holds one sequence per active row; finished
+                // rows leave it. (At the first, it holds the prompt, which forward_rows copies.)
+                if step > 0 && kept.len() < active.len() {
+                    self.lm.keep_rows(&kept).map_err(model_error)?;
+                }
+                self.lm.forward_rows(&next_tokens, position).map_err(model_error)?
+            };
+            active = still_active;
         }
-        let text = strip_think(&self.decode(&generated)?);
-        Ok(Generation {
-            text,
-            prompt_tokens: prompt.len(),
-            generated_tokens: generated.len(),
-            prompt_time,
-            generation_time: started.elapsed(),
-            hit_token_cap,
-        })
+        let generation_time = started.elapsed();
+        rows.into_iter()
+            .map(|row| {
+                Ok(Generation {
+                    text: strip_think(&self.decode(&row.generated)?),
+                    prompt_tokens: prompt.len(),
+                    generated_tokens: row.generated.len(),
+                    prompt_time,
+                    generation_time,
+                    hit_token_cap: row.finished == Some(Finish::TokenCap),
+                })
+            })
+            .collect()
+    }
+
+    /// Brings the cache to hold `prompt` and returns the logits after it.
+    fn process_prompt(&mut self, prompt: &[u32], shared: usize) -> candle_core::Result<Vec<f32>> {
+        // At least one token must be processed to get the logits that start generation.
+        let shared = if shared < prompt.len() { shared } else { 0 };
+        if let Some((tokens, split, logits)) = &self.last_prompt {
+            // The same prompt, split the same way, again (more candidates for it): its keys,
+            // values and logits are exactly what processing it afresh would give.
+            if tokens == prompt && *split == shared && self.lm.cached_len() >= prompt.len() {
+                let logits = logits.clone();
+                self.lm.truncate(prompt.len())?;
+                return Ok(logits);
+            }
+        }
+        let reusable = shared > 0 && self.cached_prefix == prompt[..shared] && self.lm.cached_len() >= shared;
+        if reusable {
+            self.lm.truncate(shared)?;
+        } else {
+            self.cached_prefix.clear();
+            self.last_prompt = None;
+            self.lm.reset()?;
+            self.feed(&prompt[..shared], 0)?;
+            self.cached_prefix = prompt[..shared].to_vec();
+        }
+        let logits = self.feed(&prompt[shared..], shared)?;
+        self.last_prompt = Some((prompt.to_vec(), shared, logits.clone()));
+        Ok(logits)
     }
 
     /// Processes `tokens` from `position` in batches of at most [`PROMPT_BATCH`]; returns the
@@ -226,6 +252,70 @@ impl Model {
                 })
                 .collect()
         })
+    }
+}
+
+fn model_error(e: candle_core::Error) -> Error {
+    Error::Model(format!("inference: {e}"))
+}
+
+/// Why a continuation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    StopToken,
+    TokenCap,
+}
+
+/// One continuation being decoded: its options, sampler and tokens so far.
+struct Row<'a> {
+    options: &'a GenerateOptions,
+    sampler: LogitsProcessor,
+    generated: Vec<u32>,
+    finished: Option<Finish>,
+}
+
+impl<'a> Row<'a> {
+    fn new(options: &'a GenerateOptions) -> Row<'a> {
+        let sampling = match options.sampling {
+            None => CandleSampling::ArgMax,
+            Some(s) => CandleSampling::TopP { p: s.top_p, temperature: s.temperature },
+        };
+        let sampler = LogitsProcessor::from_sampling(options.sampling.map_or(0, |s| s.seed), sampling);
+        Row { options, sampler, generated: Vec::new(), finished: None }
+    }
+
+    /// Chooses the next token from `logits` (`allowed`: the tokens it may be) and returns it to
+    /// be fed to the model; `None` once the row is finished.
+    fn step(&mut self, mut logits: Vec<f32>, allowed: Option<&[bool]>, stop_tokens: &[u32]) -> candle_core::Result<Option<u32>> {
+        if self.generated.len() >= self.options.max_new_tokens {
+            self.finished = Some(Finish::TokenCap);
+            return Ok(None);
+        }
+        if let Some(allowed) = allowed {
+            for (logit, &ok) in logits.iter_mut().zip(allowed) {
+                if !ok {
+                    *logit = f32::NEG_INFINITY;
+                }
+            }
+        }
+        let vocab = logits.len();
+        let mut scores = Tensor::from_vec(logits, vocab, &Device::Cpu)?;
+        if self.options.repeat_penalty != 1.0 {
+            let window = &self.generated[self.generated.len().saturating_sub(REPEAT_WINDOW)..];
+            scores = candle_transformers::utils::apply_repeat_penalty(&scores, self.options.repeat_penalty, window)?;
+        }
+        let next = self.sampler.sample(&scores)?;
+        if stop_tokens.contains(&next) && !self.options.ignore_stop_tokens {
+            self.finished = Some(Finish::StopToken);
+            return Ok(None);
+        }
+        self.generated.push(next);
+        if self.generated.len() >= self.options.max_new_tokens {
+            // Nothing more will be read from this row: its last token need not be fed.
+            self.finished = Some(Finish::TokenCap);
+            return Ok(None);
+        }
+        Ok(Some(next))
     }
 }
 

@@ -40,36 +40,58 @@ impl QuantizedVector {
     }
 }
 
-/// `out[r] = Σ_c weights[r][c] · x[c]` for a `(rows, cols)` Q5_0 matrix stored as GGUF holds it,
-/// split across Candle's worker threads.
-pub fn matvec_q5_0(weights: &[u8], rows: usize, cols: usize, x: &QuantizedVector, out: &mut [f32]) {
-    assert!(cols.is_multiple_of(BLOCK) && x.values.len() == cols && out.len() == rows, "matvec_q5_0: shapes disagree");
+/// `out[i][r] = Σ_c weights[r][c] · xs[i][c]` for a `(rows, cols)` Q5_0 matrix stored as GGUF
+/// holds it and a few vectors `xs` (`out` is `(xs.len(), rows)`), split across Candle's worker
+/// threads. Each block of weights is decoded once for up to [`GROUP`] vectors: on this CPU the
+/// product is bound by arithmetic, and decoding is half of it, so several sequences decoded
+/// together cost less than each alone. Every vector's result is bit-identical to its result
+/// alone.
+pub fn matmul_q5_0(weights: &[u8], rows: usize, cols: usize, xs: &[QuantizedVector], out: &mut [f32]) {
+    assert!(
+        cols.is_multiple_of(BLOCK) && xs.iter().all(|x| x.values.len() == cols) && out.len() == rows * xs.len(),
+        "matmul_q5_0: shapes disagree"
+    );
     let row_bytes = cols / BLOCK * Q5_0_BYTES;
-    assert_eq!(weights.len(), rows * row_bytes, "matvec_q5_0: weight size");
-    let dot = dot_function();
+    assert_eq!(weights.len(), rows * row_bytes, "matmul_q5_0: weight size");
     let out_address = out.as_mut_ptr() as usize;
     candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(ROWS_PER_ITEM), |items| {
-        let start = items.start * ROWS_PER_ITEM;
-        let end = rows.min(items.end * ROWS_PER_ITEM);
-        // SAFETY: work items cover disjoint row ranges of `out`, which outlives this call.
-        let out = unsafe { std::slice::from_raw_parts_mut((out_address as *mut f32).add(start), end - start) };
-        for (row, slot) in (start..end).zip(out) {
-            *slot = dot(&weights[row * row_bytes..][..row_bytes], x);
+        for row in items.start * ROWS_PER_ITEM..rows.min(items.end * ROWS_PER_ITEM) {
+            let weights = &weights[row * row_bytes..][..row_bytes];
+            for (g, group) in xs.chunks(GROUP).enumerate() {
+                let sums = dot_group(weights, group);
+                for (j, sum) in sums[..group.len()].iter().enumerate() {
+                    // SAFETY: work items cover disjoint rows, so each element of `out` (which
+                    // outlives this call) is written by one worker only.
+                    unsafe { *(out_address as *mut f32).add((g * GROUP + j) * rows + row) = *sum };
+                }
+            }
         }
     });
 }
 
-type Dot = fn(&[u8], &QuantizedVector) -> f32;
+/// Vectors multiplied per pass over a row's weights: four keep every accumulator in a register.
+const GROUP: usize = 4;
 
-fn dot_function() -> Dot {
+/// The dot products of one row of weights with 1 to [`GROUP`] vectors (unused slots are 0).
+fn dot_group(row: &[u8], xs: &[QuantizedVector]) -> [f32; GROUP] {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        return |row, x| {
-            // SAFETY: AVX2 is present (checked above).
-            unsafe { dot_avx2(row, x) }
+        // SAFETY: AVX2 is present (checked above).
+        return unsafe {
+            match xs {
+                [a] => widen(dot_avx2([a], row)),
+                [a, b] => widen(dot_avx2([a, b], row)),
+                [a, b, c] => widen(dot_avx2([a, b, c], row)),
+                [a, b, c, d] => dot_avx2([a, b, c, d], row),
+                _ => unreachable!("groups hold 1 to {GROUP} vectors"),
+            }
         };
     }
-    dot_portable
+    std::array::from_fn(|j| xs.get(j).map_or(0.0, |x| dot_portable(row, x)))
+}
+
+fn widen<const N: usize>(sums: [f32; N]) -> [f32; GROUP] {
+    std::array::from_fn(|j| sums.get(j).copied().unwrap_or(0.0))
 }
 
 /// A block's 32 weights as signed values −16…15: low nibble, plus 16 when its high bit is set,
@@ -110,10 +132,11 @@ fn dot_portable(row: &[u8], x: &QuantizedVector) -> f32 {
 /// that ORs 0xF0 (−16) into bytes whose bit is clear, then a signed byte dot product into eight
 /// integer lanes, scaled into eight float accumulators (multiply, then add: no fused
 /// multiply-add, so the portable path can round identically). Even and odd blocks have their own
-/// accumulators: with one, each block waited for the previous block's addition.
+/// accumulators: with one, each block waited for the previous block's addition. Each block is
+/// decoded once for the `N` vectors, whose arithmetic is each exactly what it is alone.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn dot_avx2(row: &[u8], x: &QuantizedVector) -> f32 {
+unsafe fn dot_avx2<const N: usize>(xs: [&QuantizedVector; N], row: &[u8]) -> [f32; N] {
     use std::arch::x86_64::*;
     let spread = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
     let all_but_own_bit = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
@@ -121,31 +144,38 @@ unsafe fn dot_avx2(row: &[u8], x: &QuantizedVector) -> f32 {
     let low_nibble = _mm256_set1_epi8(0x0F);
     let minus_sixteen = _mm256_set1_epi8(0xF0u8 as i8);
     let ones = _mm256_set1_epi16(1);
-    let mut accumulators = [_mm256_setzero_ps(); 2];
+    let mut accumulators = [[_mm256_setzero_ps(); 2]; N];
     for (b, block) in row.chunks_exact(Q5_0_BYTES).enumerate() {
-        let scale = f16::from_le_bytes([block[0], block[1]]).to_f32() * x.scales[b];
+        let weight_scale = f16::from_le_bytes([block[0], block[1]]).to_f32();
         let high = i32::from_le_bytes([block[2], block[3], block[4], block[5]]);
         // Byte j is 0xFF when high bit j is set.
         let bits = _mm256_shuffle_epi8(_mm256_set1_epi32(high), spread);
         let bit_set = _mm256_cmpeq_epi8(_mm256_or_si256(bits, all_but_own_bit), all_ones);
-        // SAFETY: the block holds 16 nibble bytes at 6..22; the activation block 32 bytes.
+        // SAFETY: the block holds 16 nibble bytes at 6..22.
         let nibbles = unsafe { _mm_loadu_si128(block.as_ptr().add(6) as *const __m128i) };
         let weights = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(nibbles, 4), nibbles), low_nibble);
         let weights = _mm256_or_si256(weights, _mm256_andnot_si256(bit_set, minus_sixteen));
-        let values = unsafe { _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK) as *const __m256i) };
-        // maddubs multiplies unsigned by signed bytes: |w| times v carrying w's sign. At most
-        // 2·16·127 per pair, so the 16-bit sums never saturate.
-        let pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(weights, weights), _mm256_sign_epi8(values, weights));
-        let lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-        let accumulator = &mut accumulators[b % 2];
-        *accumulator = _mm256_add_ps(*accumulator, _mm256_mul_ps(_mm256_set1_ps(scale), lanes));
+        let magnitudes = _mm256_sign_epi8(weights, weights);
+        for (x, accumulators) in xs.iter().zip(accumulators.iter_mut()) {
+            let scale = weight_scale * x.scales[b];
+            // SAFETY: each activation block is 32 bytes.
+            let values = unsafe { _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK) as *const __m256i) };
+            // maddubs multiplies unsigned by signed bytes: |w| times v carrying w's sign. At
+            // most 2·16·127 per pair, so the 16-bit sums never saturate.
+            let pairs = _mm256_maddubs_epi16(magnitudes, _mm256_sign_epi8(values, weights));
+            let lanes = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+            let accumulator = &mut accumulators[b % 2];
+            *accumulator = _mm256_add_ps(*accumulator, _mm256_mul_ps(_mm256_set1_ps(scale), lanes));
+        }
     }
-    let mut lanes = [[0f32; 8]; 2];
-    for (out, accumulator) in lanes.iter_mut().zip(accumulators) {
-        // SAFETY: eight f32 fit the array.
-        unsafe { _mm256_storeu_ps(out.as_mut_ptr(), accumulator) };
-    }
-    sum_lanes(lanes[0], lanes[1])
+    accumulators.map(|pair| {
+        let mut lanes = [[0f32; 8]; 2];
+        for (out, accumulator) in lanes.iter_mut().zip(pair) {
+            // SAFETY: eight f32 fit the array.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), accumulator) };
+        }
+        sum_lanes(lanes[0], lanes[1])
+    })
 }
 
 #[cfg(test)]
@@ -191,7 +221,7 @@ mod tests {
         let x = random(cols, 9);
         let quantized = QuantizedVector::new(&x);
         let mut out = vec![0f32; rows];
-        matvec_q5_0(&bytes, rows, cols, &quantized, &mut out);
+        matmul_q5_0(&bytes, rows, cols, std::slice::from_ref(&quantized), &mut out);
         let row_bytes = cols / BLOCK * Q5_0_BYTES;
         for (r, &got) in out.iter().enumerate() {
             let weights = &dequantized[r * cols..][..cols];
@@ -200,6 +230,21 @@ mod tests {
             let bound: f32 = weights.iter().enumerate().map(|(c, w)| w.abs() * quantized.scales[c / BLOCK] / 2.0).sum();
             assert!((got - exact).abs() <= bound + 1e-4, "row {r}: {got} vs {exact} (bound {bound})");
             assert_eq!(got.to_bits(), dot_portable(&bytes[r * row_bytes..][..row_bytes], &quantized).to_bits(), "row {r}");
+        }
+    }
+
+    #[test]
+    fn several_vectors_give_what_each_gives_alone() {
+        let (rows, cols) = (37, 256);
+        let (bytes, _) = q5_0_matrix(rows, cols);
+        // Six: a full group of four and a group of two.
+        let xs: Vec<QuantizedVector> = (0..6).map(|i| QuantizedVector::new(&random(cols, 20 + i))).collect();
+        let mut together = vec![0f32; xs.len() * rows];
+        matmul_q5_0(&bytes, rows, cols, &xs, &mut together);
+        for (x, expected) in xs.iter().zip(together.chunks_exact(rows)) {
+            let mut alone = vec![0f32; rows];
+            matmul_q5_0(&bytes, rows, cols, std::slice::from_ref(x), &mut alone);
+            assert_eq!(alone, expected);
         }
     }
 }

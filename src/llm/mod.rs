@@ -22,14 +22,21 @@ pub trait CausalLm: Send {
     /// Runs `tokens` starting at `position` (the number of tokens already in the cache) and returns
     /// the vocabulary logits after the last token.
     fn forward(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>>;
+    /// Runs one token for each of several sequences that continue the cached one separately, all
+    /// at `position`, and returns each one's logits. The first such call copies the cache into one
+    /// cache per sequence; truncating back into the shared part makes it one sequence again.
+    fn forward_rows(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<Vec<f32>>>;
+    /// Keeps only the listed sequences (indices among those [`CausalLm::forward_rows`] runs), in
+    /// that order: finished sequences stop costing work.
+    fn keep_rows(&mut self, rows: &[usize]) -> candle_core::Result<()>;
     /// Forgets the cached keys and values: the next call starts a new sequence at position 0.
-    fn reset(&mut self) {
-        self.truncate(0);
+    fn reset(&mut self) -> candle_core::Result<()> {
+        self.truncate(0)
     }
     /// Positions held in the key/value cache.
     fn cached_len(&self) -> usize;
     /// Keeps only the first `len` cached positions, so a prompt sharing them continues from there.
-    fn truncate(&mut self, len: usize);
+    fn truncate(&mut self, len: usize) -> candle_core::Result<()>;
 }
 
 /// A chat message for the model's chat template.

@@ -11,7 +11,8 @@
 //!   (`repeat_kv`, 7× for Qwen2.5-0.5B) on every token.
 //!
 //! The cache can also be truncated, so a prompt that shares a prefix with the previous one
-//! processes only its new suffix.
+//! processes only its new suffix, and copied into one cache per sequence, so that several
+//! continuations of one prompt (translation candidates) are decoded as one batch.
 
 use std::sync::Arc;
 
@@ -47,7 +48,20 @@ impl Linear {
             if self.weight.dtype() == GgmlDType::Q5_0 && xs.device().is_cpu() {
                 return self.forward_q5_0(xs);
             }
-            return self.quantized.forward(xs);
+            if rows == 1 {
+                return self.quantized.forward(xs);
+            }
+            // One row at a time: for several rows Candle may pick another kernel (a repacked
+            // tile), whose rounding would make a sequence's tokens depend on how many sequences
+            // are decoded beside it. On the CPU these products are bound by arithmetic, not by
+            // reading the weights, so separate rows cost no more.
+            let shape = xs.dims().to_vec();
+            let flat = xs.reshape((rows, shape[shape.len() - 1]))?;
+            let outputs = (0..rows).map(|r| self.quantized.forward(&flat.narrow(0, r, 1)?)).collect::<Result<Vec<_>>>()?;
+            let out = Tensor::cat(&outputs, 0)?;
+            let mut shape = shape;
+            *shape.last_mut().expect("at least one dimension") = out.dim(1)?;
+            return out.reshape(shape);
         }
         let weight = self.weight.dequantize(xs.device())?;
         let weight = match *xs.dims() {
@@ -65,10 +79,9 @@ impl Linear {
         }
         let weights = self.weight.data()?;
         let x = xs.flatten_all()?.to_vec1::<f32>()?;
-        let mut out = vec![0f32; x.len() / inputs * outputs];
-        for (row, y) in x.chunks_exact(inputs).zip(out.chunks_exact_mut(outputs)) {
-            kernels::matvec_q5_0(&weights, outputs, inputs, &kernels::QuantizedVector::new(row), y);
-        }
+        let vectors: Vec<kernels::QuantizedVector> = x.chunks_exact(inputs).map(kernels::QuantizedVector::new).collect();
+        let mut out = vec![0f32; vectors.len() * outputs];
+        kernels::matmul_q5_0(&weights, outputs, inputs, &vectors, &mut out);
         let mut shape = xs.dims().to_vec();
         *shape.last_mut().expect("at least one dimension") = outputs;
         Tensor::from_vec(out, shape, xs.device())
@@ -110,6 +123,33 @@ impl CacheBuffer {
         data.slice_set(&src.contiguous()?, self.axis, self.len)?;
         self.len = needed;
         data.narrow(self.axis, 0, self.len)
+    }
+
+    /// Sequences held (the leading dimension).
+    fn rows(&self) -> usize {
+        self.data.as_ref().map_or(1, |d| d.dim(0).unwrap_or(1))
+    }
+
+    /// Copies the one cached sequence into `rows` sequences that continue it separately.
+    fn fork(&mut self, rows: usize) -> Result<()> {
+        let mut repeats = vec![1; self.all()?.rank()];
+        repeats[0] = rows;
+        self.data = Some(self.all()?.narrow(0, 0, 1)?.repeat(repeats)?);
+        Ok(())
+    }
+
+    /// Keeps only the sequences `rows` (a `u32` index tensor), in that order.
+    fn keep(&mut self, rows: &Tensor) -> Result<()> {
+        self.data = Some(self.all()?.index_select(rows, 0)?);
+        Ok(())
+    }
+
+    /// Keeps only the first sequence.
+    fn join(&mut self) -> Result<()> {
+        if self.rows() > 1 {
+            self.data = Some(self.all()?.narrow(0, 0, 1)?.copy()?);
+        }
+        Ok(())
     }
 
     /// The whole buffer, valid positions and spare capacity.
@@ -278,11 +318,20 @@ impl Layer {
         let v = self.values.append(&v)?;
         // A few rows (generation) attend in place on the cache; a prompt batch through Candle's
         // batched matrix products, which its size keeps efficient.
-        let y = if seq < DEQUANTIZE_FROM_ROWS && batch == 1 {
+        let y = if seq < DEQUANTIZE_FROM_ROWS {
             let q = q.flatten_all()?.to_vec1::<f32>()?;
             let capacity = self.keys.capacity();
+            // Each sequence (row of the batch) attends to its own cache.
+            let (query_size, cache_size) = (heads * seq * head_dim, kv_heads * head_dim * capacity);
             let y = with_cpu_slice(self.keys.all()?, |keys_t| {
-                with_cpu_slice(self.values.all()?, |values| attend_few(&q, keys_t, values, capacity, position, seq, geometry))
+                with_cpu_slice(self.values.all()?, |values| {
+                    (0..batch)
+                        .flat_map(|b| {
+                            let (q, keys_t, values) = (&q[b * query_size..][..query_size], &keys_t[b * cache_size..][..cache_size], &values[b * cache_size..][..cache_size]);
+                            attend_few(q, keys_t, values, capacity, position, seq, geometry)
+                        })
+                        .collect::<Vec<f32>>()
+                })
             })??;
             Tensor::from_vec(y, (batch, seq, embedding), x.device())?
         } else {
@@ -315,6 +364,8 @@ pub struct Qwen2 {
     output: Linear,
     geometry: Geometry,
     device: Device,
+    /// Where the cache was copied into one cache per sequence (see [`CausalLm::forward_rows`]).
+    forked_at: Option<usize>,
 }
 
 /// The cosine and sine tables of rotary position embeddings, `(positions, head_dim / 2)`.
@@ -394,6 +445,7 @@ impl Qwen2 {
             output: Linear::new(output)?,
             geometry: Geometry { heads, kv_heads, head_dim, cos, sin },
             device: device.clone(),
+            forked_at: None,
         })
     }
 
@@ -414,7 +466,7 @@ impl Qwen2 {
 
 impl CausalLm for Qwen2 {
     fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Vec<f32>> {
-        if position != self.layers.first().map_or(0, |l| l.keys.len) {
+        if position != self.cached_len() || self.forked_at.is_some() {
             candle_core::bail!("position {position} does not follow the cached sequence");
         }
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
@@ -422,15 +474,57 @@ impl CausalLm for Qwen2 {
         logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
     }
 
+    fn forward_rows(&mut self, tokens: &[u32], position: usize) -> Result<Vec<Vec<f32>>> {
+        if position != self.cached_len() {
+            candle_core::bail!("position {position} does not follow the cached sequences");
+        }
+        let rows = self.layers.first().map_or(1, |l| l.keys.rows());
+        if rows != tokens.len() {
+            if rows != 1 || position == 0 {
+                candle_core::bail!("{} sequences cannot continue a cache of {rows} at position {position}", tokens.len());
+            }
+            for layer in &mut self.layers {
+                layer.keys.fork(tokens.len())?;
+                layer.values.fork(tokens.len())?;
+            }
+            self.forked_at = Some(position);
+        }
+        let input = Tensor::new(tokens, &self.device)?.unsqueeze(1)?;
+        self.forward_tensor(&input, position)?.to_dtype(DType::F32)?.to_vec2()
+    }
+
+    fn keep_rows(&mut self, rows: &[usize]) -> Result<()> {
+        let held = self.layers.first().map_or(1, |l| l.keys.rows());
+        if rows.is_empty() || rows.iter().any(|&r| r >= held) {
+            candle_core::bail!("cannot keep sequences {rows:?} of {held}");
+        }
+        let rows: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
+        let rows = Tensor::new(rows.as_slice(), &self.device)?;
+        for layer in &mut self.layers {
+            layer.keys.keep(&rows)?;
+            layer.values.keep(&rows)?;
+        }
+        Ok(())
+    }
+
     fn cached_len(&self) -> usize {
         self.layers.first().map_or(0, |l| l.keys.len)
     }
 
-    fn truncate(&mut self, len: usize) {
+    fn truncate(&mut self, len: usize) -> Result<()> {
+        let join = self.forked_at.is_some_and(|at| len <= at);
         for layer in &mut self.layers {
             layer.keys.len = layer.keys.len.min(len);
             layer.values.len = layer.values.len.min(len);
+            if join {
+                layer.keys.join()?;
+                layer.values.join()?;
+            }
         }
+        if join {
+            self.forked_at = None;
+        }
+        Ok(())
     }
 }
 
@@ -516,12 +610,47 @@ mod tests {
         let (prefix, suffix) = tokens.split_at(48);
         model.forward(prefix, 0).unwrap();
         let fresh = model.forward(suffix, prefix.len()).unwrap();
-        model.truncate(prefix.len());
+        model.truncate(prefix.len()).unwrap();
         // Another sequence grows the cache past its first allocation, then is cut back.
         model.forward(&prompt(1500)[..1500 - prefix.len()], prefix.len()).unwrap();
-        model.truncate(prefix.len());
+        model.truncate(prefix.len()).unwrap();
         assert_eq!(model.cached_len(), prefix.len());
         assert_eq!(model.forward(suffix, prefix.len()).unwrap(), fresh);
         assert!(model.forward(suffix, 3).is_err(), "a position that does not follow the cache is refused");
+    }
+
+    #[test]
+    fn sequences_decoded_together_equal_each_decoded_alone() {
+        // Q5_0 goes through zhbrief's kernel, Q8_0 through Candle's; both must give each row what
+        // one row alone gets, so candidates do not depend on how many are decoded at once.
+        for format in [GgmlDType::Q5_0, GgmlDType::Q8_0] {
+            let (mut model, _) = both(format);
+            let prefix = prompt(40);
+            let continuations = [[7u32, 9, 11, 5], [200, 3, 3, 5], [7, 9, 12, 5]];
+            let mut alone = Vec::new();
+            for continuation in &continuations {
+                model.reset().unwrap();
+                model.forward(&prefix, 0).unwrap();
+                let logits: Vec<Vec<f32>> =
+                    continuation.iter().enumerate().map(|(i, &t)| model.forward(&[t], prefix.len() + i).unwrap()).collect();
+                alone.push(logits);
+            }
+            model.reset().unwrap();
+            model.forward(&prefix, 0).unwrap();
+            for step in 0..3 {
+                let tokens: Vec<u32> = continuations.iter().map(|c| c[step]).collect();
+                let together = model.forward_rows(&tokens, prefix.len() + step).unwrap();
+                for (row, logits) in together.iter().enumerate() {
+                    assert_eq!(logits, &alone[row][step], "{format:?}: row {row}, step {step}");
+                }
+            }
+            assert!(model.forward(&[1], prefix.len() + 3).is_err(), "several sequences are not one");
+            // Dropping a sequence leaves the others as they were.
+            model.keep_rows(&[2, 0]).unwrap();
+            assert_eq!(model.forward_rows(&[5, 5], prefix.len() + 3).unwrap(), vec![alone[2][3].clone(), alone[0][3].clone()]);
+            // Cut back into the shared prompt, the cache is one sequence again.
+            model.truncate(prefix.len()).unwrap();
+            assert_eq!(model.forward(&[continuations[1][0]], prefix.len()).unwrap(), alone[1][0]);
+        }
     }
 }

@@ -195,6 +195,32 @@ mod tests {
     }
 
     #[test]
+    fn candidates_decoded_together_equal_each_decoded_alone() {
+        let messages = [Message::system("你是新闻编辑。"), Message::user("总结：上海宝山转型。")];
+        let greedy = GenerateOptions { max_new_tokens: 20, english_only: true, ..GenerateOptions::default() };
+        let mut options = vec![greedy.clone()];
+        for seed in 1..4 {
+            options.push(GenerateOptions { sampling: Some(Sampling { temperature: 1.2, top_p: 0.95, seed }), ..greedy.clone() });
+        }
+        // One candidate stops at its cap long before the others.
+        options.push(GenerateOptions { max_new_tokens: 3, ..options[1].clone() });
+        let (_dir, mut model) = tiny_model();
+        let mut streamed = String::new();
+        let together = model.chat_candidates(&messages, &options, &mut |t| streamed.push_str(t)).unwrap();
+        let texts: Vec<&str> = together.iter().map(|g| g.text.as_str()).collect();
+        assert!(texts[1..4].iter().any(|t| t != &texts[0]), "sampling varies the candidates: {texts:?}");
+        assert_eq!(streamed.trim(), texts[0], "the first candidate is streamed");
+        for (option, generation) in options.iter().zip(&together) {
+            let (_dir, mut alone) = tiny_model();
+            let single = alone.chat(&messages, option, &mut |_| {}).unwrap();
+            let summary = |g: &crate::llm::generate::Generation| (g.text.clone(), g.generated_tokens, g.hit_token_cap);
+            assert_eq!(summary(generation), summary(&single), "{option:?}");
+        }
+        // The same prompt again: one candidate from the kept prompt, after the cache was split.
+        assert_eq!(model.chat(&messages, &options[2], &mut |_| {}).unwrap().text, together[2].text);
+    }
+
+    #[test]
     fn english_only_never_spells_han() {
         let (_dir, mut model) = tiny_model();
         let messages = [Message::user("宝山宝山宝山上海上海转型。")];
