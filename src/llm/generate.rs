@@ -93,7 +93,7 @@ impl Model {
         let tokens = self.encode(&prompt)?;
         // The turns before the last message (system prompt, worked examples) are often the same
         // from one call to the next: their keys and values are kept for the next call.
-        let shared = match self.template.render_prefix(messages) {
+        let shared = match self.template.render_prefix(messages, &prompt) {
             Some(prefix) => self.encode(&prefix)?,
             None => Vec::new(),
         };
@@ -194,27 +194,31 @@ impl Model {
     fn process_prompt(&mut self, prompt: &[u32], shared: usize) -> candle_core::Result<Vec<f32>> {
         // At least one token must be processed to get the logits that start generation.
         let shared = if shared < prompt.len() { shared } else { 0 };
-        if let Some((tokens, split, logits)) = &self.last_prompt {
-            // The same prompt, split the same way, again (more candidates for it): its keys,
-            // values and logits are exactly what processing it afresh would give.
-            if tokens == prompt && *split == shared && self.lm.cached_len() >= prompt.len() {
-                let logits = logits.clone();
+        let cached = self.lm.cached_len();
+        let last = self.last_prompt.take();
+        if let Some(last) = last.filter(|last| cached >= last.tokens.len()) {
+            if last.tokens == prompt && last.split == shared {
+                // The same prompt, split the same way, again (more candidates for it): its keys,
+                // values and logits are exactly what processing it afresh would give.
                 self.lm.truncate(prompt.len())?;
+                let logits = last.logits.clone();
+                self.last_prompt = Some(last);
                 return Ok(logits);
             }
+            if shared > 0 && last.split == shared && last.tokens[..shared] == prompt[..shared] {
+                self.lm.truncate(shared)?;
+                return self.process_suffix(prompt, shared);
+            }
         }
-        let reusable = shared > 0 && self.cached_prefix == prompt[..shared] && self.lm.cached_len() >= shared;
-        if reusable {
-            self.lm.truncate(shared)?;
-        } else {
-            self.cached_prefix.clear();
-            self.last_prompt = None;
-            self.lm.reset()?;
-            self.feed(&prompt[..shared], 0)?;
-            self.cached_prefix = prompt[..shared].to_vec();
-        }
-        let logits = self.feed(&prompt[shared..], shared)?;
-        self.last_prompt = Some((prompt.to_vec(), shared, logits.clone()));
+        self.lm.reset()?;
+        self.feed(&prompt[..shared], 0)?;
+        self.process_suffix(prompt, shared)
+    }
+
+    /// Processes the prompt after its first `split` tokens, which the cache holds, and records it.
+    fn process_suffix(&mut self, prompt: &[u32], split: usize) -> candle_core::Result<Vec<f32>> {
+        let logits = self.feed(&prompt[split..], split)?;
+        self.last_prompt = Some(LastPrompt { tokens: prompt.to_vec(), split, logits: logits.clone() });
         Ok(logits)
     }
 
@@ -257,6 +261,15 @@ impl Model {
 
 fn model_error(e: candle_core::Error) -> Error {
     Error::Model(format!("inference: {e}"))
+}
+
+/// The last prompt processed: its tokens, how many lead it as the shared prefix (processed as a
+/// batch of their own, so that the next prompt sharing them can reuse their keys and values),
+/// and the logits after it, from which more candidates for the same prompt start.
+pub(crate) struct LastPrompt {
+    pub(crate) tokens: Vec<u32>,
+    pub(crate) split: usize,
+    logits: Vec<f32>,
 }
 
 /// Why a continuation ended.

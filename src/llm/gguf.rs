@@ -22,11 +22,8 @@ pub struct Model {
     pub(crate) stop_tokens: Vec<u32>,
     /// Per token: may it appear in English output? Computed on first use.
     pub(crate) english_tokens: std::sync::OnceLock<Vec<bool>>,
-    /// The prompt prefix whose keys and values lead the model's cache (see `Model::chat`).
-    pub(crate) cached_prefix: Vec<u32>,
-    /// The last whole prompt, where it was split into batches, and the logits after it: more
-    /// candidates for the same prompt start from these.
-    pub(crate) last_prompt: Option<(Vec<u32>, usize, Vec<f32>)>,
+    /// The last prompt processed, which the model's cache begins with (see `Model::generate`).
+    pub(crate) last_prompt: Option<super::generate::LastPrompt>,
     identity: String,
     path: PathBuf,
 }
@@ -80,7 +77,6 @@ impl Model {
             template,
             stop_tokens,
             english_tokens: std::sync::OnceLock::new(),
-            cached_prefix: Vec::new(),
             last_prompt: None,
             identity,
             path: path.to_path_buf(),

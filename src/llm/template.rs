@@ -29,11 +29,10 @@ impl ChatTemplate {
         self.render_with(messages, true)
     }
 
-    /// Renders the turns before the last message, as they begin the whole conversation's
+    /// Renders the turns before the last message, as they begin `whole`, the conversation's
     /// rendering; `None` when the template renders them differently (then nothing is reused).
-    pub fn render_prefix(&self, messages: &[Message]) -> Option<String> {
+    pub fn render_prefix(&self, messages: &[Message], whole: &str) -> Option<String> {
         let (_, earlier) = messages.split_last()?;
-        let whole = self.render(messages).ok()?;
         let prefix = self.render_with(earlier, false).ok()?;
         (!prefix.is_empty() && whole.starts_with(&prefix)).then_some(prefix)
     }
@@ -67,8 +66,9 @@ mod tests {
     fn prefix_is_the_turns_before_the_last() {
         let template = ChatTemplate::new(CHATML).unwrap();
         let messages = [Message::system("S"), Message::user("U")];
-        assert_eq!(template.render_prefix(&messages).unwrap(), "<|im_start|>system\nS<|im_end|>\n");
-        assert_eq!(template.render_prefix(&messages[..1]), None, "no earlier turns, no prefix");
+        let whole = template.render(&messages).unwrap();
+        assert_eq!(template.render_prefix(&messages, &whole).unwrap(), "<|im_start|>system\nS<|im_end|>\n");
+        assert_eq!(template.render_prefix(&messages[..1], &whole), None, "no earlier turns, no prefix");
     }
 
     #[test]

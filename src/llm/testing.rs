@@ -177,10 +177,11 @@ mod tests {
         let options = GenerateOptions { max_new_tokens: 16, ..GenerateOptions::default() };
         let (_dir, mut warm) = tiny_model();
         warm.chat(&first, &options, &mut |_| {}).unwrap();
-        let prefix = warm.cached_prefix.clone();
+        let split = |model: &Model| model.last_prompt.as_ref().map(|last| last.tokens[..last.split].to_vec()).unwrap();
+        let prefix = split(&warm);
         assert!(prefix.len() > 40, "the system turn is kept: {} tokens", prefix.len());
         let reused = warm.chat(&second, &options, &mut |_| {}).unwrap();
-        assert_eq!(warm.cached_prefix, prefix);
+        assert_eq!(split(&warm), prefix);
         let (_dir2, mut cold) = tiny_model();
         let fresh = cold.chat(&second, &options, &mut |_| {}).unwrap();
         assert_eq!(reused.text, fresh.text);
@@ -189,7 +190,7 @@ mod tests {
         // Another candidate for the same prompt starts from its kept logits and cache.
         let sampled = GenerateOptions { sampling: Some(Sampling { temperature: 0.9, top_p: 0.95, seed: 3 }), ..options };
         let again = warm.chat(&second, &sampled, &mut |_| {}).unwrap();
-        assert!(warm.last_prompt.as_ref().is_some_and(|(tokens, _, _)| tokens.len() == fresh.prompt_tokens));
+        assert!(warm.last_prompt.as_ref().is_some_and(|last| last.tokens.len() == fresh.prompt_tokens));
         let (_dir3, mut cold) = tiny_model();
         assert_eq!(again.text, cold.chat(&second, &sampled, &mut |_| {}).unwrap().text);
     }
