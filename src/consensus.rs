@@ -43,17 +43,39 @@ pub fn chrf(hypothesis: &str, reference: &str) -> f64 {
     if p + r == 0.0 { 0.0 } else { (1.0 + b2) * p * r / (b2 * p + r) }
 }
 
-/// The index of the candidate with the highest total chrF against all the others; ties go to
-/// the earliest (the greedy translation comes first). Deterministic: no hashing order leaks out.
-pub fn most_agreed(candidates: &[String]) -> usize {
-    let mut best = (0, f64::NEG_INFINITY);
-    for (i, candidate) in candidates.iter().enumerate() {
-        let agreement: f64 = candidates.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, other)| chrf(candidate, other)).sum();
-        if agreement > best.1 {
-            best = (i, agreement);
+/// Each candidate's mean chrF against all the others: how much the others agree with it.
+pub fn agreement(candidates: &[String]) -> Vec<f64> {
+    let others = candidates.len().saturating_sub(1).max(1) as f64;
+    candidates
+        .iter()
+        .enumerate()
+        .map(|(i, candidate)| {
+            candidates.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, other)| chrf(candidate, other)).sum::<f64>() / others
+        })
+        .collect()
+}
+
+/// The index of the candidate with the best sum of `agreement` and `fit` (any other score per
+/// candidate, higher better), each standardised across the candidates (mean 0, deviation 1) so
+/// that neither scale outweighs the other; a score the same for all counts for nothing. Ties go
+/// to the earliest (the greedy translation comes first).
+pub fn choose(agreement: &[f64], fit: &[f64]) -> usize {
+    let total: Vec<f64> = standardised(agreement).iter().zip(standardised(fit)).map(|(a, f)| a + f).collect();
+    let mut best = 0;
+    for (i, &score) in total.iter().enumerate() {
+        if score > total[best] {
+            best = i;
         }
     }
-    best.0
+    best
+}
+
+/// `xs` shifted to mean 0 and scaled to deviation 1 (all 0 when they are all equal).
+fn standardised(xs: &[f64]) -> Vec<f64> {
+    let n = xs.len().max(1) as f64;
+    let mean = xs.iter().sum::<f64>() / n;
+    let deviation = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
+    xs.iter().map(|x| if deviation > 0.0 { (x - mean) / deviation } else { 0.0 }).collect()
 }
 
 #[cfg(test)]
@@ -89,8 +111,22 @@ mod tests {
         ]
         .map(String::from)
         .into();
-        assert_eq!(most_agreed(&candidates), 2, "the translation given twice, not the outlier");
-        assert_eq!(most_agreed(&["same".to_string(), "same".to_string()]), 0, "ties keep the first");
-        assert_eq!(most_agreed(&["only".to_string()]), 0);
+        let agreement = agreement(&candidates);
+        assert_eq!(choose(&agreement, &[0.0; 4]), 2, "the translation given twice, not the outlier");
+        let same = vec!["same".to_string(), "same".to_string()];
+        assert_eq!(choose(&self::agreement(&same), &[-3.0, -3.0]), 0, "ties keep the first");
+        assert_eq!(choose(&self::agreement(&["only".to_string()]), &[1.0]), 0);
+    }
+
+    #[test]
+    fn fit_to_the_source_outweighs_a_small_lead_in_agreement() {
+        // Two candidates agree; a third, nearly as agreed with, explains the source far better.
+        let agreement = [0.60, 0.61, 0.58, 0.20];
+        assert_eq!(choose(&agreement, &[-50.0, -50.0, -50.0, -50.0]), 1, "no fit difference: consensus decides");
+        assert_eq!(choose(&agreement, &[-52.0, -51.0, -30.0, -49.0]), 2);
+        // Standardised: scaling either score changes nothing.
+        assert_eq!(choose(&agreement.map(|a| a * 100.0), &[-5.2, -5.1, -3.0, -4.9]), 2);
+        // An outlier nobody agrees with does not win on fit alone.
+        assert_eq!(choose(&[0.6, 0.6, 0.6, 0.1], &[-40.0, -41.0, -42.0, -30.0]), 0);
     }
 }

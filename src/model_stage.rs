@@ -304,7 +304,7 @@ impl ModelStage {
         messages.push(Message::user(self.translate_prompt(unit, glossary)?));
         let max_new_tokens = (unit.chars().count() * 3 + 32).clamp(48, 768);
         let options = GenerateOptions { max_new_tokens, english_only: true, ..GenerateOptions::default() };
-        let english = self.translate_candidates(&messages, &options)?;
+        let english = self.translate_candidates(&messages, &options, unit)?;
         if !looks_obeyed(unit, &english) {
             return Ok(english);
         }
@@ -314,14 +314,15 @@ impl ModelStage {
         self.note(&format!("translation too short for its source, retrying as quoted text: {unit} → {english}"));
         let framed = format!("文章中写道：“{unit}”");
         *messages.last_mut().expect("the unit's message") = Message::user(self.translate_prompt(&framed, glossary)?);
-        let retried = self.translate_candidates(&messages, &options)?;
+        let retried = self.translate_candidates(&messages, &options, &framed)?;
         Ok(unquote_reported(&retried).unwrap_or(retried))
     }
 
-    /// The translation the candidates agree on most (see [`consensus`]): the first candidate
-    /// decoded as asked (greedy by default), the others sampled with fixed seeds, all decoded
-    /// together, so the choice is the same on every run.
-    fn translate_candidates(&mut self, messages: &[Message], options: &GenerateOptions) -> Result<String, Error> {
+    /// The best of several candidate translations of `source`: the first decoded as asked
+    /// (greedy by default), the others sampled with fixed seeds, all decoded together, so the
+    /// choice is the same on every run. The chosen one is both what the candidates agree on
+    /// (see [`consensus`]) and what best explains the source ([`Self::back_translation_fit`]).
+    fn translate_candidates(&mut self, messages: &[Message], options: &GenerateOptions, source: &str) -> Result<String, Error> {
         let seed = self.options.sampling.map_or(0, |s| s.seed);
         let mut all = vec![GenerateOptions { sampling: self.options.sampling, ..options.clone() }];
         for i in 1..self.options.translation_candidates.max(1) {
@@ -329,11 +330,35 @@ impl ModelStage {
             all.push(GenerateOptions { sampling: Some(sampling), ..options.clone() });
         }
         let mut candidates: Vec<String> = self.run_as_given(messages, &all)?.iter().map(|c| clean_translation(c)).collect();
-        let chosen = consensus::most_agreed(&candidates);
+        if candidates.len() == 1 {
+            return Ok(candidates.swap_remove(0));
+        }
+        let fit = self.back_translation_fit(source, &candidates)?;
+        let chosen = consensus::choose(&consensus::agreement(&candidates), &fit);
         for (i, candidate) in candidates.iter().enumerate() {
             self.note(&format!("translation candidate {i}{}: {candidate}", if i == chosen { " (chosen)" } else { "" }));
         }
         Ok(candidates.swap_remove(chosen))
+    }
+
+    /// For each candidate translation, the log-probability the model gives `source` as the
+    /// translation of the candidate back into Chinese: the "noisy channel" score of machine
+    /// translation reranking (Yee et al., 2019). Consensus favours what most candidates say,
+    /// dropped clauses included when most drop them; this favours the candidates from which the
+    /// whole source can be recovered. Each distinct candidate is scored once.
+    fn back_translation_fit(&mut self, source: &str, candidates: &[String]) -> Result<Vec<f64>, Error> {
+        let system = Message::system(self.prompts.render("translate-system.j2", context! {})?);
+        let mut fit: Vec<f64> = Vec::with_capacity(candidates.len());
+        for (i, candidate) in candidates.iter().enumerate() {
+            if let Some(same) = candidates[..i].iter().position(|c| c == candidate) {
+                fit.push(fit[same]);
+                continue;
+            }
+            let request = self.prompts.render("back-translate.j2", context! { text => fence(candidate) })?;
+            let (log_prob, _) = self.model.reply_log_prob(&[system.clone(), Message::user(request)], source)?;
+            fit.push(log_prob);
+        }
+        Ok(fit)
     }
 }
 

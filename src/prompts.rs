@@ -16,6 +16,7 @@ const DEFAULTS: &[(&str, &str)] = &[
     ("translate-system.j2", include_str!("../prompts/translate-system.j2")),
     ("translate.j2", include_str!("../prompts/translate.j2")),
     ("translate-example.j2", include_str!("../prompts/translate-example.j2")),
+    ("back-translate.j2", include_str!("../prompts/back-translate.j2")),
 ];
 
 /// The loaded prompt templates.

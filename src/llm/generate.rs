@@ -46,7 +46,7 @@ impl Default for GenerateOptions {
 pub const REPEAT_WINDOW: usize = 64;
 /// Prompt tokens per forward pass: large batches use matrix-matrix kernels, and the cap bounds
 /// the attention scores' memory on long prompts.
-const PROMPT_BATCH: usize = 512;
+pub(crate) const PROMPT_BATCH: usize = 512;
 
 /// What a generation produced, with timings for `zhbrief bench` and `-v`.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,11 +93,7 @@ impl Model {
         let tokens = self.encode(&prompt)?;
         // The turns before the last message (system prompt, worked examples) are often the same
         // from one call to the next: their keys and values are kept for the next call.
-        let shared = match self.template.render_prefix(messages, &prompt) {
-            Some(prefix) => self.encode(&prefix)?,
-            None => Vec::new(),
-        };
-        let shared = if tokens.starts_with(&shared) { shared.len() } else { 0 };
+        let shared = self.shared_prefix(messages, &prompt, &tokens)?;
         self.generate(&tokens, shared, options, on_text)
     }
 
@@ -194,32 +190,84 @@ impl Model {
     fn process_prompt(&mut self, prompt: &[u32], shared: usize) -> candle_core::Result<Vec<f32>> {
         // At least one token must be processed to get the logits that start generation.
         let shared = if shared < prompt.len() { shared } else { 0 };
-        let cached = self.lm.cached_len();
-        let last = self.last_prompt.take();
-        if let Some(last) = last.filter(|last| cached >= last.tokens.len()) {
-            if last.tokens == prompt && last.split == shared {
-                // The same prompt, split the same way, again (more candidates for it): its keys,
-                // values and logits are exactly what processing it afresh would give.
-                self.lm.truncate(prompt.len())?;
-                let logits = last.logits.clone();
-                self.last_prompt = Some(last);
-                return Ok(logits);
-            }
-            if shared > 0 && last.split == shared && last.tokens[..shared] == prompt[..shared] {
-                self.lm.truncate(shared)?;
-                return self.process_suffix(prompt, shared);
-            }
+        if let Some(last) = &self.last_prompt
+            && let Some(logits) = &last.logits
+            && last.tokens == prompt
+            && last.split == shared
+            && self.lm.cached_len() >= prompt.len()
+        {
+            // The same prompt, split the same way, again (more candidates for it): its keys,
+            // values and logits are exactly what processing it afresh would give.
+            let logits = logits.clone();
+            self.lm.truncate(prompt.len())?;
+            return Ok(logits);
         }
-        self.lm.reset()?;
-        self.feed(&prompt[..shared], 0)?;
-        self.process_suffix(prompt, shared)
+        self.hold_prefix(&prompt[..shared])?;
+        let logits = self.feed(&prompt[shared..], shared)?;
+        self.last_prompt = Some(LastPrompt { tokens: prompt.to_vec(), split: shared, logits: Some(logits.clone()) });
+        Ok(logits)
     }
 
-    /// Processes the prompt after its first `split` tokens, which the cache holds, and records it.
-    fn process_suffix(&mut self, prompt: &[u32], split: usize) -> candle_core::Result<Vec<f32>> {
-        let logits = self.feed(&prompt[split..], split)?;
-        self.last_prompt = Some(LastPrompt { tokens: prompt.to_vec(), split, logits: logits.clone() });
-        Ok(logits)
+    /// Brings the cache to hold exactly `prefix`: the kept keys and values when the last sequence
+    /// began with it as its own batch, else `prefix` processed afresh as one batch.
+    fn hold_prefix(&mut self, prefix: &[u32]) -> candle_core::Result<()> {
+        let cached = self.lm.cached_len();
+        let kept = self.last_prompt.take().is_some_and(|last| {
+            !prefix.is_empty() && last.split == prefix.len() && last.tokens.starts_with(prefix) && cached >= last.tokens.len()
+        });
+        if kept {
+            return self.lm.truncate(prefix.len());
+        }
+        self.lm.reset()?;
+        self.feed(prefix, 0).map(drop)
+    }
+
+    /// The log-probability the model gives `reply` as the assistant's answer to `messages` (its
+    /// end-of-turn marker included), and how many tokens that covers. Used to rank candidate
+    /// translations by how well each explains its source (see `model_stage`).
+    pub fn reply_log_prob(&mut self, messages: &[Message], reply: &str) -> Result<(f64, usize), Error> {
+        let prompt = self.template.render(messages).map_err(Error::Model)?;
+        let turns: Vec<Message> = messages.iter().cloned().chain([Message::assistant(reply)]).collect();
+        let whole = self.template.render_finished(&turns).map_err(Error::Model)?;
+        let answer = whole.strip_prefix(&prompt).ok_or_else(|| Error::Model("the chat template renders a reply apart from its prompt".into()))?;
+        let mut tokens = self.encode(&prompt)?;
+        let shared = self.shared_prefix(messages, &prompt, &tokens)?;
+        let prompt_len = tokens.len();
+        tokens.extend(self.encode(answer)?);
+        let scored = tokens.len() - prompt_len;
+        if prompt_len == 0 || scored == 0 {
+            return Err(Error::Model("nothing to score".into()));
+        }
+        // The same batches as a prompt would be processed in (shared prefix, then the rest), so
+        // the score never depends on what the cache held before.
+        let shared = if shared < prompt_len { shared } else { 0 };
+        let mut total = 0.0;
+        (|| {
+            self.hold_prefix(&tokens[..shared])?;
+            // Every token but the last goes in; each from the prompt's last on predicts the next.
+            for (index, batch) in tokens[shared..tokens.len() - 1].chunks(PROMPT_BATCH).enumerate() {
+                let position = shared + index * PROMPT_BATCH;
+                let end = position + batch.len();
+                let first_predicting = (prompt_len - 1).clamp(position, end);
+                let next = &tokens[first_predicting + 1..end + 1];
+                total += self.lm.log_probs(batch, position, next)?.iter().map(|&p| f64::from(p)).sum::<f64>();
+            }
+            candle_core::Result::Ok(())
+        })()
+        .map_err(model_error)?;
+        tokens.pop();
+        self.last_prompt = Some(LastPrompt { tokens, split: shared, logits: None });
+        Ok((total, scored))
+    }
+
+    /// How many of `tokens` (the rendered `prompt`'s) are the turns before the last message: the
+    /// part often the same from one call to the next, whose keys and values are kept.
+    fn shared_prefix(&self, messages: &[Message], prompt: &str, tokens: &[u32]) -> Result<usize, Error> {
+        let shared = match self.template.render_prefix(messages, prompt) {
+            Some(prefix) => self.encode(&prefix)?,
+            None => Vec::new(),
+        };
+        Ok(if tokens.starts_with(&shared) { shared.len() } else { 0 })
     }
 
     /// Processes `tokens` from `position` in batches of at most [`PROMPT_BATCH`]; returns the
@@ -263,13 +311,13 @@ fn model_error(e: candle_core::Error) -> Error {
     Error::Model(format!("inference: {e}"))
 }
 
-/// The last prompt processed: its tokens, how many lead it as the shared prefix (processed as a
+/// The last sequence processed: its tokens, how many lead it as the shared prefix (processed as a
 /// batch of their own, so that the next prompt sharing them can reuse their keys and values),
-/// and the logits after it, from which more candidates for the same prompt start.
+/// and, for a prompt, the logits after it, from which more candidates for it start.
 pub(crate) struct LastPrompt {
     pub(crate) tokens: Vec<u32>,
     pub(crate) split: usize,
-    logits: Vec<f32>,
+    logits: Option<Vec<f32>>,
 }
 
 /// Why a continuation ended.

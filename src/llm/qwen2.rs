@@ -247,6 +247,12 @@ fn attend_few(queries: &[f32], keys_t: &[f32], values: &[f32], capacity: usize, 
 /// of `f32::exp` and branch-free so that the loop vectorises (libm's `expf` is a call per
 /// element). Cephes' method: x = n·ln 2 + r, |r| ≤ ln 2 / 2; e^r by a degree-6 polynomial; 2^n
 /// written into the exponent bits.
+/// `ln Σ exp(x)`, computed from the maximum so that no term overflows.
+fn log_sum_exp(xs: &[f32]) -> f32 {
+    let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    max + xs.iter().map(|&x| (x - max).exp()).sum::<f32>().ln()
+}
+
 fn exp_in_place(xs: &mut [f32]) {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
@@ -449,7 +455,8 @@ impl Qwen2 {
         })
     }
 
-    fn forward_tensor(&mut self, tokens: &Tensor, position: usize) -> Result<Tensor> {
+    /// The final hidden states `(batch, seq, hidden)` of `tokens` `(batch, seq)`, normalised.
+    fn hidden_states(&mut self, tokens: &Tensor, position: usize) -> Result<Tensor> {
         let (_, seq) = tokens.dims2()?;
         let mask = if seq == 1 { None } else { Some(causal_mask(seq, position, &self.device)?) };
         let mut hidden = self.embeddings.forward(tokens)?;
@@ -458,8 +465,13 @@ impl Qwen2 {
             let hidden_mid = (attention + &hidden)?;
             hidden = (layer.mlp.forward(&layer.ffn_norm.forward(&hidden_mid)?)? + hidden_mid)?;
         }
+        self.norm.forward(&hidden)
+    }
+
+    fn forward_tensor(&mut self, tokens: &Tensor, position: usize) -> Result<Tensor> {
+        let seq = tokens.dim(1)?;
         // Only the last position's logits are needed: the vocabulary product is the largest.
-        let last = self.norm.forward(&hidden)?.i((.., seq - 1, ..))?;
+        let last = self.hidden_states(tokens, position)?.i((.., seq - 1, ..))?;
         self.output.forward(&last)
     }
 }
@@ -472,6 +484,31 @@ impl CausalLm for Qwen2 {
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
         let logits = self.forward_tensor(&input, position)?;
         logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
+    }
+
+    fn log_probs(&mut self, tokens: &[u32], position: usize, next: &[u32]) -> Result<Vec<f32>> {
+        if position != self.cached_len() || self.forked_at.is_some() {
+            candle_core::bail!("position {position} does not follow the cached sequence");
+        }
+        if next.len() > tokens.len() || tokens.is_empty() {
+            candle_core::bail!("{} tokens to score after {} tokens", next.len(), tokens.len());
+        }
+        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let hidden = self.hidden_states(&input, position)?.squeeze(0)?;
+        if next.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The vocabulary product only for the positions scored.
+        let scored = hidden.narrow(0, tokens.len() - next.len(), next.len())?;
+        let logits = self.output.forward(&scored)?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+        logits
+            .iter()
+            .zip(next)
+            .map(|(row, &token)| {
+                let Some(&logit) = row.get(token as usize) else { candle_core::bail!("token {token} is outside the vocabulary") };
+                Ok(logit - log_sum_exp(row))
+            })
+            .collect()
     }
 
     fn forward_rows(&mut self, tokens: &[u32], position: usize) -> Result<Vec<Vec<f32>>> {

@@ -29,11 +29,16 @@ impl ChatTemplate {
         self.render_with(messages, true)
     }
 
+    /// Renders a whole conversation, its last turn closed (no prompt for another).
+    pub fn render_finished(&self, messages: &[Message]) -> Result<String, String> {
+        self.render_with(messages, false)
+    }
+
     /// Renders the turns before the last message, as they begin `whole`, the conversation's
     /// rendering; `None` when the template renders them differently (then nothing is reused).
     pub fn render_prefix(&self, messages: &[Message], whole: &str) -> Option<String> {
         let (_, earlier) = messages.split_last()?;
-        let prefix = self.render_with(earlier, false).ok()?;
+        let prefix = self.render_finished(earlier).ok()?;
         (!prefix.is_empty() && whole.starts_with(&prefix)).then_some(prefix)
     }
 

@@ -222,6 +222,50 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_scores_what_the_model_gives_it_token_by_token() {
+        let system = Message::system("你是新闻编辑。".repeat(12));
+        let messages = [system.clone(), Message::user("总结：上海宝山转型。")];
+        let reply = "the 宝山 in 上海, then the rest";
+        let (_dir, mut model) = tiny_model();
+        let (score, scored) = model.reply_log_prob(&messages, reply).unwrap();
+        // A reply longer than one batch of prompt tokens is scored across batches.
+        let long_reply = "the 宝山 in 上海, then the rest. ".repeat(30);
+        for reply in [reply, long_reply.as_str()] {
+            let (score, scored) = model.reply_log_prob(&messages, reply).unwrap();
+            // The same tokens fed one at a time, each next token's log-probability read off.
+            let prompt = model.template.render(&messages).unwrap();
+            let whole = model.template.render_finished(&[messages[0].clone(), messages[1].clone(), Message::assistant(reply)]).unwrap();
+            let mut tokens = model.encode(&prompt).unwrap();
+            let prompt_len = tokens.len();
+            tokens.extend(model.encode(&whole[prompt.len()..]).unwrap());
+            assert_eq!(scored, tokens.len() - prompt_len);
+            model.lm.reset().unwrap();
+            let mut expected = 0.0;
+            for (i, pair) in tokens.windows(2).enumerate() {
+                let logits = model.lm.forward(&pair[..1], i).unwrap();
+                if i + 1 >= prompt_len {
+                    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let log_sum = max + logits.iter().map(|&x| (x - max).exp()).sum::<f32>().ln();
+                    expected += f64::from(logits[pair[1] as usize] - log_sum);
+                }
+            }
+            assert!(score < 0.0 && (score - expected).abs() < 1e-3 * expected.abs(), "{score} vs {expected}");
+        }
+        assert!(model.reply_log_prob(&messages, &long_reply).unwrap().1 > crate::llm::generate::PROMPT_BATCH, "spans batches");
+
+        // What the cache held before never changes a score, and scoring leaves generation as it was.
+        let (_dir, mut warm) = tiny_model();
+        let options = GenerateOptions { max_new_tokens: 8, ..GenerateOptions::default() };
+        let other = [system, Message::user("宝山宝山上海转型。".repeat(5))];
+        let generated = warm.chat(&other, &options, &mut |_| {}).unwrap();
+        let (_dir, mut cold) = tiny_model();
+        assert_eq!(warm.reply_log_prob(&messages, reply).unwrap(), cold.reply_log_prob(&messages, reply).unwrap());
+        assert_eq!(warm.reply_log_prob(&messages, reply).unwrap(), (score, scored), "scoring again");
+        assert_eq!(warm.chat(&other, &options, &mut |_| {}).unwrap().text, generated.text);
+        assert!(model.reply_log_prob(&messages, "the the the the the the the the").unwrap() != (score, scored));
+    }
+
+    #[test]
     fn english_only_never_spells_han() {
         let (_dir, mut model) = tiny_model();
         let messages = [Message::user("宝山宝山宝山上海上海转型。")];
