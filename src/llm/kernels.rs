@@ -54,11 +54,12 @@ pub fn matmul_q5_0(weights: &[u8], rows: usize, cols: usize, xs: &[QuantizedVect
     let row_bytes = cols / BLOCK * Q5_0_BYTES;
     assert_eq!(weights.len(), rows * row_bytes, "matmul_q5_0: weight size");
     let out_address = out.as_mut_ptr() as usize;
+    let avx2 = has_avx2();
     candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(ROWS_PER_ITEM), |items| {
         for row in items.start * ROWS_PER_ITEM..rows.min(items.end * ROWS_PER_ITEM) {
             let weights = &weights[row * row_bytes..][..row_bytes];
             for (g, group) in xs.chunks(GROUP).enumerate() {
-                let sums = dot_group(weights, group);
+                let sums = dot_group(weights, group, avx2);
                 for (j, sum) in sums[..group.len()].iter().enumerate() {
                     // SAFETY: work items cover disjoint rows, so each element of `out` (which
                     // outlives this call) is written by one worker only.
@@ -72,11 +73,21 @@ pub fn matmul_q5_0(weights: &[u8], rows: usize, cols: usize, xs: &[QuantizedVect
 /// Vectors multiplied per pass over a row's weights: four keep every accumulator in a register.
 const GROUP: usize = 4;
 
-/// The dot products of one row of weights with 1 to [`GROUP`] vectors (unused slots are 0).
-fn dot_group(row: &[u8], xs: &[QuantizedVector]) -> [f32; GROUP] {
+/// Whether this CPU runs the AVX2 kernel: asked once per product, not once per row.
+fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 is present (checked above).
+    return std::arch::is_x86_feature_detected!("avx2");
+    #[cfg(not(target_arch = "x86_64"))]
+    return false;
+}
+
+/// The dot products of one row of weights with 1 to [`GROUP`] vectors (unused slots are 0),
+/// with the AVX2 kernel when `avx2` (from [`has_avx2`]).
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
+fn dot_group(row: &[u8], xs: &[QuantizedVector], avx2: bool) -> [f32; GROUP] {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` comes from `has_avx2`: the CPU has AVX2.
         return unsafe {
             match xs {
                 [a] => widen(dot_avx2([a], row)),

@@ -243,16 +243,16 @@ fn attend_few(queries: &[f32], keys_t: &[f32], values: &[f32], capacity: usize, 
     y
 }
 
-/// `e^x` for each element, for x ≤ 0 (softmax after subtracting the maximum), within a few ulp
-/// of `f32::exp` and branch-free so that the loop vectorises (libm's `expf` is a call per
-/// element). Cephes' method: x = n·ln 2 + r, |r| ≤ ln 2 / 2; e^r by a degree-6 polynomial; 2^n
-/// written into the exponent bits.
 /// `ln Σ exp(x)`, computed from the maximum so that no term overflows.
 fn log_sum_exp(xs: &[f32]) -> f32 {
     let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     max + xs.iter().map(|&x| (x - max).exp()).sum::<f32>().ln()
 }
 
+/// `e^x` for each element, for x ≤ 0 (softmax after subtracting the maximum), within a few ulp
+/// of `f32::exp` and branch-free so that the loop vectorises (libm's `expf` is a call per
+/// element). Cephes' method: x = n·ln 2 + r, |r| ≤ ln 2 / 2; e^r by a degree-6 polynomial; 2^n
+/// written into the exponent bits.
 fn exp_in_place(xs: &mut [f32]) {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
