@@ -468,6 +468,14 @@ impl Qwen2 {
         self.norm.forward(&hidden)
     }
 
+    /// `tokens` as the `(1, seq)` input continuing the one cached sequence at `position`.
+    fn continuation(&self, tokens: &[u32], position: usize) -> Result<Tensor> {
+        if position != self.cached_len() || self.forked_at.is_some() {
+            candle_core::bail!("position {position} does not follow the cached sequence");
+        }
+        Tensor::new(tokens, &self.device)?.unsqueeze(0)
+    }
+
     fn forward_tensor(&mut self, tokens: &Tensor, position: usize) -> Result<Tensor> {
         let seq = tokens.dim(1)?;
         // Only the last position's logits are needed: the vocabulary product is the largest.
@@ -478,22 +486,16 @@ impl Qwen2 {
 
 impl CausalLm for Qwen2 {
     fn forward(&mut self, tokens: &[u32], position: usize) -> Result<Vec<f32>> {
-        if position != self.cached_len() || self.forked_at.is_some() {
-            candle_core::bail!("position {position} does not follow the cached sequence");
-        }
-        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let input = self.continuation(tokens, position)?;
         let logits = self.forward_tensor(&input, position)?;
         logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
     }
 
     fn log_probs(&mut self, tokens: &[u32], position: usize, next: &[u32]) -> Result<Vec<f32>> {
-        if position != self.cached_len() || self.forked_at.is_some() {
-            candle_core::bail!("position {position} does not follow the cached sequence");
-        }
         if next.len() > tokens.len() || tokens.is_empty() {
             candle_core::bail!("{} tokens to score after {} tokens", next.len(), tokens.len());
         }
-        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let input = self.continuation(tokens, position)?;
         let hidden = self.hidden_states(&input, position)?.squeeze(0)?;
         if next.is_empty() {
             return Ok(Vec::new());
