@@ -292,6 +292,7 @@ impl ModelStage {
     }
 
     fn translate_unit(&mut self, unit: &str, context: &[Message], glossary: &[GlossaryEntry]) -> Result<String, Error> {
+        let unit = &tidy_for_translation(unit);
         let mut messages = vec![Message::system(self.prompts.render("translate-system.j2", context! {})?)];
         // Worked examples (none by default: on the WMT22 development segments every example tried
         // cost the small models chrF, and instruction-like text is caught below instead).
@@ -329,7 +330,7 @@ impl ModelStage {
             let sampling = Sampling { temperature: CANDIDATE_TEMPERATURE, top_p: 0.95, seed: seed.wrapping_add(i as u64) };
             all.push(GenerateOptions { sampling: Some(sampling), ..options.clone() });
         }
-        let mut candidates: Vec<String> = self.run_as_given(messages, &all)?.iter().map(|c| clean_translation(c)).collect();
+        let mut candidates: Vec<String> = self.run_as_given(messages, &all)?.iter().map(|c| clean_translation(&without_invented_years(c, source))).collect();
         if candidates.len() == 1 {
             return Ok(candidates.swap_remove(0));
         }
@@ -439,6 +440,41 @@ fn support(sentence: &str, article: &Article, sentences: &[Sentence]) -> Vec<Str
     scored.into_iter().take(2).map(|(_, i)| article.text[sentences[i].span.clone()].to_string()).collect()
 }
 
+/// Chinese as the model reads it best: no spaces beside full-width punctuation (`他说 ： “ 现在`,
+/// left by tokenised corpora and some web pages, which the small models mistranslate) and ASCII
+/// for full-width letters and digits (`２０１６` → `2016`).
+fn tidy_for_translation(unit: &str) -> String {
+    const FULL_WIDTH_PUNCTUATION: &str = "，。、；：！？“”‘’（）《》「」【】";
+    let chars: Vec<char> = unit.chars().collect();
+    let mut out = String::with_capacity(unit.len());
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_whitespace() {
+            let before = out.chars().next_back();
+            let after = chars[i + 1..].iter().find(|c| !c.is_whitespace());
+            if before.is_some_and(|b| FULL_WIDTH_PUNCTUATION.contains(b)) || after.is_some_and(|a| FULL_WIDTH_PUNCTUATION.contains(*a)) {
+                continue;
+            }
+        }
+        out.push(match c {
+            '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' | '％' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        });
+    }
+    out
+}
+
+/// `December 11, 2012` → `December 11` when the source states no 2012: small models give a bare
+/// date a year, usually the wrong one.
+fn without_invented_years(english: &str, source: &str) -> String {
+    static DATED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b((?:January|February|March|April|May|June|July|August|September|October|November|December) \d{1,2}),? (\d{4})\b").unwrap()
+    });
+    let source = facts::normalise_digits(source);
+    DATED
+        .replace_all(english, |caps: &regex::Captures| if source.contains(&caps[2]) { caps[0].to_string() } else { caps[1].to_string() })
+        .into_owned()
+}
+
 /// One clean line of English: labels, wrapping quotes and line breaks removed.
 fn clean_translation(text: &str) -> String {
     let mut line = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -464,18 +500,23 @@ fn clean_translation(text: &str) -> String {
     });
     static ACCORDING: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(?i)^according to the (?:chinese |original )?(?:text|sentence|passage),\s*").unwrap());
+    // A sentence announcing the translation: "The text you provided is in Chinese, and I will
+    // translate it into English for you. The original text states that …"
+    static ANNOUNCED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^[^.]{0,80}\b(?:I will|I'll|let me) translate\b[^.]*\.\s*(?:(?:the )?(?:original |chinese )?text (?:states|says|reads) that\s*)?").unwrap()
+    });
     if let Some(found) = PREAMBLE.find(&line).or_else(|| RESTATED.find(&line)) {
         line = REMARK.replace(&line[found.end()..], "$1").into_owned();
     } else if let Some(caps) = ABOUT.captures(&line) {
         line = caps[1].to_string();
-    } else if let Some(found) = ACCORDING.find(&line) {
+    } else if let Some(found) = ACCORDING.find(&line).or_else(|| ANNOUNCED.find(&line)).filter(|found| found.end() < line.len()) {
         line = glossary::capitalise(&line[found.end()..]);
     }
     // A glossary annotation copied along with its rendering: "60 million yuan (60 million yuan)".
     static ECHO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*[(（]([^()（）]+)[)）]").unwrap());
     let line = ECHO
         .replace_all(&line, |caps: &regex::Captures| {
-            let before = line[..caps.get(0).map_or(0, |m| m.start())].trim_end().to_lowercase();
+            let before = line[..caps.get(0).map_or(0, |m| m.start())].trim_end().trim_end_matches([',', ';', ':']).to_lowercase();
             if before.ends_with(&caps[1].trim().to_lowercase()) { String::new() } else { caps[0].to_string() }
         })
         .into_owned();
@@ -515,6 +556,20 @@ mod tests {
     }
 
     #[test]
+    fn chinese_is_tidied_before_translation() {
+        assert_eq!(tidy_for_translation("他还说 ： “ 现在还是早期 。 ”"), "他还说：“现在还是早期。”");
+        assert_eq!(tidy_for_translation("２０１６年ＶＲ体验，增长23 % 。"), "2016年VR体验，增长23 %。");
+        assert_eq!(tidy_for_translation("全媒体记者 张尚武 胡盼盼"), "全媒体记者 张尚武 胡盼盼", "spaces between words stay");
+    }
+
+    #[test]
+    fn years_the_source_does_not_state_are_dropped() {
+        assert_eq!(without_invented_years("On December 11, 2012, Iran said.", "伊朗12月11日说。"), "On December 11, Iran said.");
+        assert_eq!(without_invented_years("On December 11, 2021, Iran said.", "２０２１年12月11日"), "On December 11, 2021, Iran said.");
+        assert_eq!(without_invented_years("The 2016 forum opens.", "论坛开幕。"), "The 2016 forum opens.", "only a date's year");
+    }
+
+    #[test]
     fn talk_about_the_task_is_removed() {
         assert_eq!(clean_translation("The Chinese text translates to English as: \"Students lead - Xinhua"), "Students lead - Xinhua");
         assert_eq!(clean_translation("The Chinese news sentence is translated into English as: \"Prices rose.\""), "Prices rose.");
@@ -525,7 +580,12 @@ mod tests {
             "Students lead"
         );
         assert_eq!(clean_translation("According to the Chinese text, the fair opens today."), "The fair opens today.");
+        assert_eq!(
+            clean_translation("The text you provided is in Chinese, and I will translate it into English for you. The original text states that the fair opens today."),
+            "The fair opens today."
+        );
         assert_eq!(clean_translation("It invested 60 million yuan (60 million yuan) in Baoshan (Baoshan District)."), "It invested 60 million yuan in Baoshan (Baoshan District).");
+        assert_eq!(clean_translation("Xinhua News Agency, Beijing, May 20, (May 20) reporters"), "Xinhua News Agency, Beijing, May 20, reporters");
         let plain = "The text of the law was translated into English in 2019.";
         assert_eq!(clean_translation(plain), plain, "a sentence about translation is left alone");
     }
