@@ -444,16 +444,20 @@ fn support(sentence: &str, article: &Article, sentences: &[Sentence]) -> Vec<Str
 /// left by tokenised corpora and some web pages, which the small models mistranslate) and ASCII
 /// for full-width letters and digits (`２０１６` → `2016`).
 fn tidy_for_translation(unit: &str) -> String {
-    const FULL_WIDTH_PUNCTUATION: &str = "，。、；：！？“”‘’（）《》「」【】";
-    let chars: Vec<char> = unit.chars().collect();
+    let full_width_punctuation = |c: char| "，。、；：！？“”‘’（）《》「」【】".contains(c);
     let mut out = String::with_capacity(unit.len());
-    for (i, &c) in chars.iter().enumerate() {
+    let mut chars = unit.chars().peekable();
+    while let Some(c) = chars.next() {
         if c.is_whitespace() {
-            let before = out.chars().next_back();
-            let after = chars[i + 1..].iter().find(|c| !c.is_whitespace());
-            if before.is_some_and(|b| FULL_WIDTH_PUNCTUATION.contains(b)) || after.is_some_and(|a| FULL_WIDTH_PUNCTUATION.contains(*a)) {
-                continue;
+            let mut run = String::from(c);
+            while let Some(space) = chars.next_if(|c| c.is_whitespace()) {
+                run.push(space);
             }
+            let beside_punctuation = out.chars().next_back().is_some_and(full_width_punctuation) || chars.peek().is_some_and(|&c| full_width_punctuation(c));
+            if !beside_punctuation {
+                out.push_str(&run);
+            }
+            continue;
         }
         out.push(match c {
             '０'..='９' | 'Ａ'..='Ｚ' | 'ａ'..='ｚ' | '％' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
