@@ -248,7 +248,8 @@ impl ModelStage {
         let title = match &brief.title {
             Some(title) => {
                 let english = self.translate_unit(title, &[], &glossary)?;
-                context = vec![Message::user(self.translate_prompt(title, &glossary)?), Message::assistant(&english)];
+                // The turn as the title was asked, so the context is a conversation that happened.
+                context = vec![Message::user(self.translate_prompt(&tidy_for_translation(title), &glossary)?), Message::assistant(&english)];
                 Some(english)
             }
             None => None,
