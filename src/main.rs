@@ -16,6 +16,13 @@ use zhbrief::input::{self, DEFAULT_MAX_INPUT_BYTES, ReadOptions, decode::encodin
 use zhbrief::llm::{self, Catalog, Sampling};
 use zhbrief::render::Format;
 
+/// mimalloc instead of the system allocator: a prompt batch dequantises each weight matrix into a
+/// fresh f32 buffer (see `llm::qwen2`), tens of MB each, which glibc maps and unmaps from the
+/// kernel on every call. mimalloc reuses the memory: back-translation scoring with the 1.5B model
+/// went from 68 s to 47 s for one segment, with output byte for byte the same.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Turn Chinese news articles into short, faithful Markdown briefs.
 ///
 /// Reads an article from a file, every article under a folder, or stdin (`-`, or nothing when
