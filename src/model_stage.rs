@@ -350,17 +350,18 @@ impl ModelStage {
     /// whole source can be recovered. Each distinct candidate is scored once.
     fn back_translation_fit(&mut self, source: &str, candidates: &[String]) -> Result<Vec<f64>, Error> {
         let system = Message::system(self.prompts.render("translate-system.j2", context! {})?);
-        let mut fit: Vec<f64> = Vec::with_capacity(candidates.len());
-        for (i, candidate) in candidates.iter().enumerate() {
-            if let Some(same) = candidates[..i].iter().position(|c| c == candidate) {
-                fit.push(fit[same]);
-                continue;
+        let mut distinct: Vec<&String> = Vec::new();
+        let mut requests = Vec::new();
+        for candidate in candidates {
+            if !distinct.contains(&candidate) {
+                distinct.push(candidate);
+                let request = self.prompts.render("back-translate.j2", context! { text => fence(candidate) })?;
+                requests.push([system.clone(), Message::user(request)]);
             }
-            let request = self.prompts.render("back-translate.j2", context! { text => fence(candidate) })?;
-            let (log_prob, _) = self.model.reply_log_prob(&[system.clone(), Message::user(request)], source)?;
-            fit.push(log_prob);
         }
-        Ok(fit)
+        let conversations: Vec<&[Message]> = requests.iter().map(|r| r.as_slice()).collect();
+        let scores = self.model.reply_log_probs(&conversations, source)?;
+        Ok(candidates.iter().map(|c| scores[distinct.iter().position(|d| *d == c).expect("every candidate is listed")].0).collect())
     }
 }
 

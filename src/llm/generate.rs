@@ -226,6 +226,53 @@ impl Model {
     /// end-of-turn marker included), and how many tokens that covers. Used to rank candidate
     /// translations by how well each explains its source (see `model_stage`).
     pub fn reply_log_prob(&mut self, messages: &[Message], reply: &str) -> Result<(f64, usize), Error> {
+        Ok(self.reply_log_probs(std::slice::from_ref(&messages), reply)?.swap_remove(0))
+    }
+
+    /// [`Model::reply_log_prob`] of `reply` after each of `conversations`. Conversations that
+    /// differ only in their last message are scored as one batch: the shared turns once, then
+    /// every conversation's rest together, so each weight matrix is read (and, for a batch,
+    /// dequantised) once for all of them instead of once per conversation.
+    pub fn reply_log_probs(&mut self, conversations: &[&[Message]], reply: &str) -> Result<Vec<(f64, usize)>, Error> {
+        let rows = conversations.iter().map(|messages| self.scoring_tokens(messages, reply)).collect::<Result<Vec<_>, Error>>()?;
+        let Some(first) = rows.first() else { return Ok(Vec::new()) };
+        let shared = first.shared;
+        let prefix = first.tokens[..shared].to_vec();
+        if rows.len() > 1 && (shared == 0 || rows.iter().any(|row| row.shared != shared || row.tokens[..shared] != prefix[..])) {
+            // No common cached prefix to continue from separately: one conversation at a time.
+            return conversations.iter().map(|messages| self.reply_log_prob(messages, reply)).collect();
+        }
+        let width = rows.iter().map(|row| row.tokens.len() - 1 - shared).max().unwrap_or(0);
+        let mut totals = vec![0.0; rows.len()];
+        // The same batches as a prompt would be processed in (shared prefix, then the rest), so
+        // the score never depends on what the cache held before.
+        (|| {
+            self.hold_prefix(&prefix)?;
+            for start in (0..width).step_by(PROMPT_BATCH) {
+                let end = (start + PROMPT_BATCH).min(width);
+                // Every token but the last goes in; each from the prompt's last on predicts the next.
+                let batch: Vec<(&[u32], &[u32])> = rows
+                    .iter()
+                    .map(|row| {
+                        let fed = row.tokens.len() - 1;
+                        let (from, to) = ((shared + start).min(fed), (shared + end).min(fed));
+                        let first_predicting = (row.prompt_len - 1).clamp(from, to);
+                        (&row.tokens[from..to], &row.tokens[first_predicting + 1..to + 1])
+                    })
+                    .collect();
+                for (total, log_probs) in totals.iter_mut().zip(self.lm.log_probs(&batch, shared + start)?) {
+                    *total += log_probs.iter().map(|&p| f64::from(p)).sum::<f64>();
+                }
+            }
+            candle_core::Result::Ok(())
+        })()
+        .map_err(model_error)?;
+        self.last_prompt = Some(LastPrompt { tokens: prefix, split: shared, logits: None });
+        Ok(totals.into_iter().zip(&rows).map(|(total, row)| (total, row.tokens.len() - row.prompt_len)).collect())
+    }
+
+    /// `messages` rendered and followed by `reply` as the assistant's turn, as tokens.
+    fn scoring_tokens(&self, messages: &[Message], reply: &str) -> Result<ScoringTokens, Error> {
         let prompt = self.template.render(messages).map_err(Error::Model)?;
         let turns: Vec<Message> = messages.iter().cloned().chain([Message::assistant(reply)]).collect();
         let whole = self.template.render_finished(&turns).map_err(Error::Model)?;
@@ -234,30 +281,10 @@ impl Model {
         let shared = self.shared_prefix(messages, &prompt, &tokens)?;
         let prompt_len = tokens.len();
         tokens.extend(self.encode(answer)?);
-        let scored = tokens.len() - prompt_len;
-        if prompt_len == 0 || scored == 0 {
+        if prompt_len == 0 || tokens.len() == prompt_len {
             return Err(Error::Model("nothing to score".into()));
         }
-        // The same batches as a prompt would be processed in (shared prefix, then the rest), so
-        // the score never depends on what the cache held before.
-        let shared = if shared < prompt_len { shared } else { 0 };
-        let mut total = 0.0;
-        (|| {
-            self.hold_prefix(&tokens[..shared])?;
-            // Every token but the last goes in; each from the prompt's last on predicts the next.
-            for (index, batch) in tokens[shared..tokens.len() - 1].chunks(PROMPT_BATCH).enumerate() {
-                let position = shared + index * PROMPT_BATCH;
-                let end = position + batch.len();
-                let first_predicting = (prompt_len - 1).clamp(position, end);
-                let next = &tokens[first_predicting + 1..end + 1];
-                total += self.lm.log_probs(batch, position, next)?.iter().map(|&p| f64::from(p)).sum::<f64>();
-            }
-            candle_core::Result::Ok(())
-        })()
-        .map_err(model_error)?;
-        tokens.pop();
-        self.last_prompt = Some(LastPrompt { tokens, split: shared, logits: None });
-        Ok((total, scored))
+        Ok(ScoringTokens { shared: if shared < prompt_len { shared } else { 0 }, tokens, prompt_len })
     }
 
     /// How many of `tokens` (the rendered `prompt`'s) are the turns before the last message: the
@@ -309,6 +336,16 @@ impl Model {
 
 fn model_error(e: candle_core::Error) -> Error {
     Error::Model(format!("inference: {e}"))
+}
+
+/// A conversation and reply to score, as tokens.
+struct ScoringTokens {
+    /// The prompt followed by the reply.
+    tokens: Vec<u32>,
+    /// Tokens of the prompt.
+    prompt_len: usize,
+    /// Tokens of the turns before the last message (kept in the cache between calls).
+    shared: usize,
 }
 
 /// The last sequence processed: its tokens, how many lead it as the shared prefix (processed as a

@@ -22,10 +22,13 @@ pub trait CausalLm: Send {
     /// Runs `tokens` starting at `position` (the number of tokens already in the cache) and returns
     /// the vocabulary logits after the last token.
     fn forward(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>>;
-    /// Runs `tokens` from `position` like [`CausalLm::forward`] and returns the log-probability
-    /// the model gives each token of `next` after the tokens up to its match among the last
-    /// `next.len()` of `tokens` (`next[0]` follows `tokens[tokens.len() - next.len()]`).
-    fn log_probs(&mut self, tokens: &[u32], position: usize, next: &[u32]) -> candle_core::Result<Vec<f32>>;
+    /// Runs each row's `tokens` from `position` and returns the log-probability the model gives
+    /// each token of that row's `next` after the tokens up to its match among the last
+    /// `next.len()` of `tokens` (`next[0]` follows `tokens[tokens.len() - next.len()]`). One row
+    /// continues the cached sequence like [`CausalLm::forward`]; several continue it separately,
+    /// as one batch, like [`CausalLm::forward_rows`] (rows may differ in length; a row that has
+    /// ended may be empty).
+    fn log_probs(&mut self, rows: &[(&[u32], &[u32])], position: usize) -> candle_core::Result<Vec<Vec<f32>>>;
     /// Runs one token for each of several sequences that continue the cached one separately, all
     /// at `position`, and returns each one's logits. The first such call copies the cache into one
     /// cache per sequence; truncating back into the shared part makes it one sequence again.

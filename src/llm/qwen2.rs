@@ -476,6 +476,26 @@ impl Qwen2 {
         Tensor::new(tokens, &self.device)?.unsqueeze(0)
     }
 
+    /// Readies the cache for `count` sequences continuing at `position`: the one cached
+    /// sequence is copied into `count` the first time, held sequences continue as they are.
+    fn hold_rows(&mut self, count: usize, position: usize) -> Result<()> {
+        if position != self.cached_len() {
+            candle_core::bail!("position {position} does not follow the cached sequences");
+        }
+        let rows = self.layers.first().map_or(1, |l| l.keys.rows());
+        if rows != count {
+            if rows != 1 || position == 0 {
+                candle_core::bail!("{count} sequences cannot continue a cache of {rows} at position {position}");
+            }
+            for layer in &mut self.layers {
+                layer.keys.fork(count)?;
+                layer.values.fork(count)?;
+            }
+            self.forked_at = Some(position);
+        }
+        Ok(())
+    }
+
     fn forward_tensor(&mut self, tokens: &Tensor, position: usize) -> Result<Tensor> {
         let seq = tokens.dim(1)?;
         // Only the last position's logits are needed: the vocabulary product is the largest.
@@ -491,43 +511,43 @@ impl CausalLm for Qwen2 {
         logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
     }
 
-    fn log_probs(&mut self, tokens: &[u32], position: usize, next: &[u32]) -> Result<Vec<f32>> {
-        if next.len() > tokens.len() || tokens.is_empty() {
-            candle_core::bail!("{} tokens to score after {} tokens", next.len(), tokens.len());
+    fn log_probs(&mut self, rows: &[(&[u32], &[u32])], position: usize) -> Result<Vec<Vec<f32>>> {
+        let width = rows.iter().map(|(tokens, _)| tokens.len()).max().unwrap_or(0);
+        if width == 0 || rows.iter().any(|(tokens, next)| next.len() > tokens.len()) {
+            candle_core::bail!("nothing to run, or more tokens to score than run");
         }
-        let input = self.continuation(tokens, position)?;
-        let hidden = self.hidden_states(&input, position)?.squeeze(0)?;
-        if next.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The vocabulary product only for the positions scored.
-        let scored = hidden.narrow(0, tokens.len() - next.len(), next.len())?;
-        let logits = self.output.forward(&scored)?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
-        logits
+        self.hold_rows(rows.len(), position)?;
+        // Shorter rows are padded at their end: a causal model's earlier positions never see
+        // what follows them, and the padding's keys and values are never read (the caller cuts
+        // the cache back before anything continues it).
+        let padded: Vec<u32> = rows.iter().flat_map(|(tokens, _)| tokens.iter().copied().chain(std::iter::repeat_n(0, width - tokens.len()))).collect();
+        let hidden = self.hidden_states(&Tensor::from_vec(padded, (rows.len(), width), &self.device)?, position)?;
+        // The vocabulary product, the largest, only for the positions scored, all rows at once.
+        let scored = rows
             .iter()
-            .zip(next)
-            .map(|(row, &token)| {
-                let Some(&logit) = row.get(token as usize) else { candle_core::bail!("token {token} is outside the vocabulary") };
-                Ok(logit - log_sum_exp(row))
+            .enumerate()
+            .filter(|(_, (_, next))| !next.is_empty())
+            .map(|(row, (tokens, next))| hidden.i(row)?.narrow(0, tokens.len() - next.len(), next.len()))
+            .collect::<Result<Vec<_>>>()?;
+        if scored.is_empty() {
+            return Ok(vec![Vec::new(); rows.len()]);
+        }
+        let mut logits = self.output.forward(&Tensor::cat(&scored, 0)?)?.to_dtype(DType::F32)?.to_vec2::<f32>()?.into_iter();
+        rows.iter()
+            .map(|(_, next)| {
+                next.iter()
+                    .map(|&token| {
+                        let row = logits.next().expect("one logits row per scored token");
+                        let Some(&logit) = row.get(token as usize) else { candle_core::bail!("token {token} is outside the vocabulary") };
+                        Ok(logit - log_sum_exp(&row))
+                    })
+                    .collect()
             })
             .collect()
     }
 
     fn forward_rows(&mut self, tokens: &[u32], position: usize) -> Result<Vec<Vec<f32>>> {
-        if position != self.cached_len() {
-            candle_core::bail!("position {position} does not follow the cached sequences");
-        }
-        let rows = self.layers.first().map_or(1, |l| l.keys.rows());
-        if rows != tokens.len() {
-            if rows != 1 || position == 0 {
-                candle_core::bail!("{} sequences cannot continue a cache of {rows} at position {position}", tokens.len());
-            }
-            for layer in &mut self.layers {
-                layer.keys.fork(tokens.len())?;
-                layer.values.fork(tokens.len())?;
-            }
-            self.forked_at = Some(position);
-        }
+        self.hold_rows(tokens.len(), position)?;
         let input = Tensor::new(tokens, &self.device)?.unsqueeze(1)?;
         self.forward_tensor(&input, position)?.to_dtype(DType::F32)?.to_vec2()
     }
@@ -656,6 +676,46 @@ mod tests {
         assert_eq!(model.cached_len(), prefix.len());
         assert_eq!(model.forward(suffix, prefix.len()).unwrap(), fresh);
         assert!(model.forward(suffix, 3).is_err(), "a position that does not follow the cache is refused");
+    }
+
+    #[test]
+    fn rows_scored_together_match_each_scored_alone() {
+        // Rows of different lengths, padded into one batch: each row's scores are what it gets
+        // alone, up to the summation order of products over more rows. (F32 weights: with
+        // quantised ones a product of under DEQUANTIZE_FROM_ROWS rows alone would round its
+        // activations to 8 bits where the batch's does not.)
+        let (mut model, _) = both(GgmlDType::F32);
+        let prefix = prompt(40);
+        let rows: [(Vec<u32>, usize); 3] = [(prompt(45)[5..].to_vec(), 30), (vec![7, 9, 11], 2), (prompt(20), 0)];
+        let mut alone = Vec::new();
+        for (tokens, scored) in &rows {
+            model.reset().unwrap();
+            model.forward(&prefix, 0).unwrap();
+            let next = &tokens[tokens.len() - scored..];
+            let log_probs = model.log_probs(&[(&tokens[..], next)], prefix.len()).unwrap().remove(0);
+            // A row's last score is what the logits after all its tokens give.
+            if let Some(&last) = next.last() {
+                model.truncate(prefix.len()).unwrap();
+                let before = model.forward(tokens, prefix.len()).unwrap();
+                assert!((log_probs[scored - 1] - (before[last as usize] - log_sum_exp(&before))).abs() < 1e-4);
+            }
+            alone.push(log_probs);
+        }
+        model.reset().unwrap();
+        model.forward(&prefix, 0).unwrap();
+        let batch: Vec<(&[u32], &[u32])> = rows.iter().map(|(t, scored)| (&t[..], &t[t.len() - scored..])).collect();
+        let together = model.log_probs(&batch, prefix.len()).unwrap();
+        for (row, (a, b)) in together.iter().zip(&alone).enumerate() {
+            assert_eq!(a.len(), b.len());
+            assert!(max_difference(a, b) < 1e-4, "row {row}: {}", max_difference(a, b));
+        }
+        // Cut back into the prefix, the cache is one sequence again, as it was.
+        model.truncate(prefix.len()).unwrap();
+        let after = model.forward(&[3], prefix.len()).unwrap();
+        model.reset().unwrap();
+        model.forward(&prefix, 0).unwrap();
+        assert_eq!(after, model.forward(&[3], prefix.len()).unwrap());
+        assert!(model.log_probs(&[(&[1][..], &[1, 2][..])], prefix.len()).is_err(), "more scored than run");
     }
 
     #[test]

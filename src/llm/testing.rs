@@ -266,6 +266,27 @@ mod tests {
     }
 
     #[test]
+    fn replies_to_several_conversations_score_as_each_alone() {
+        let system = Message::system("你是新闻编辑。".repeat(3));
+        let asks = ["总结：上海宝山转型。", "Translate: the 宝山 district", &"宝山宝山上海转型。".repeat(8)];
+        let conversations: Vec<[Message; 2]> = asks.iter().map(|ask| [system.clone(), Message::user(*ask)]).collect();
+        let slices: Vec<&[Message]> = conversations.iter().map(|c| c.as_slice()).collect();
+        let reply = "上海宝山转型。";
+        let (_dir, mut model) = tiny_model();
+        let alone: Vec<(f64, usize)> = slices.iter().map(|c| model.reply_log_prob(c, reply).unwrap()).collect();
+        let together = model.reply_log_probs(&slices, reply).unwrap();
+        for ((a, a_len), (b, b_len)) in together.iter().zip(&alone) {
+            assert_eq!(a_len, b_len);
+            assert!((a - b).abs() < 1e-4 * b.abs(), "{a} vs {b}");
+        }
+        assert!(together.windows(2).all(|w| w[0].0 != w[1].0), "each conversation scored as itself: {together:?}");
+        // Conversations without common earlier turns are scored one at a time.
+        let other = [Message::system("另一个"), Message::user(asks[0])];
+        let mixed = model.reply_log_probs(&[slices[0], &other], reply).unwrap();
+        assert_eq!(mixed, vec![alone[0], model.reply_log_prob(&other, reply).unwrap()]);
+    }
+
+    #[test]
     fn english_only_never_spells_han() {
         let (_dir, mut model) = tiny_model();
         let messages = [Message::user("宝山宝山宝山上海上海转型。")];
