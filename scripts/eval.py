@@ -10,9 +10,11 @@ ap.add_argument("--zhbrief", required=True)
 ap.add_argument("--eval-dir", required=True)
 ap.add_argument("--model", default=None)
 ap.add_argument("--limit", type=int, default=None)
+ap.add_argument("--first", type=int, default=1, help="first WMT22 segment (1-based), so long runs can be split")
 ap.add_argument("--no-model", action="store_true")
 ap.add_argument("--translation-only", action="store_true")
 ap.add_argument("--save", metavar="DIR", help="also write the translations there, one file per system")
+ap.add_argument("--translations", metavar="DIR", help="score the zhbrief.en and plain.en saved there (e.g. split runs joined) instead of translating")
 args = ap.parse_args()
 here = os.path.dirname(os.path.abspath(__file__))
 model_flags = ["--model", args.model] if args.model else []
@@ -30,6 +32,12 @@ def lines(path, n=None):
     with open(path, encoding="utf-8") as f:
         out = [l.rstrip("\n") for l in f]
     return out[:n] if n else out
+
+
+def segments(path):
+    """The WMT22 segments selected by --first and --limit."""
+    out = lines(path)[args.first - 1:]
+    return out[:args.limit] if args.limit else out
 
 
 def lcs(a, b):
@@ -62,18 +70,24 @@ def rouge(candidate, reference):
 
 # Translation: WMT22 zh→en news segments.
 mt = os.path.join(args.eval_dir, "mt")
-src = lines(os.path.join(mt, "wmt22_zh-en_news.src.zh"), args.limit)
-refs = [lines(os.path.join(mt, f"wmt22_zh-en_news.ref{x}.en"), args.limit) for x in "AB"]
+src = segments(os.path.join(mt, "wmt22_zh-en_news.src.zh"))
+refs = [segments(os.path.join(mt, f"wmt22_zh-en_news.ref{x}.en")) for x in "AB"]
 n = len(src)
+span = f"{n} segments" if args.first == 1 else f"segments {args.first}–{args.first + n - 1}"
 
 
 def score(name, hyps):
     chrf = sacrebleu.corpus_chrf(hyps, refs).score
     bleu = sacrebleu.corpus_bleu(hyps, refs).score
     han = sum(len(HAN.findall(h)) for h in hyps)
-    rows.append(("translation", name, f"chrF2 {chrf:.2f}", f"BLEU {bleu:.2f}", f"Han left {han}", f"{n} segments"))
+    rows.append(("translation", name, f"chrF2 {chrf:.2f}", f"BLEU {bleu:.2f}", f"Han left {han}", span))
 
-if not args.no_model:
+if args.translations:
+    ours, plain = (lines(os.path.join(args.translations, f"{name}.en")) for name in ("zhbrief", "plain"))
+    assert len(ours) == n and len(plain) == n, f"{args.translations}: {len(ours)} and {len(plain)} lines for {n} segments"
+    score("zhbrief translate (defaults)", ours)
+    score("plain one-sentence prompt, greedy, Han masked", plain)
+elif not args.no_model:
     with tempfile.NamedTemporaryFile("w", suffix=".zh", delete=False, encoding="utf-8") as f:
         f.write("\n".join(src) + "\n")
     ours = zhbrief("translate", *model_flags, f.name).rstrip("\n").split("\n")
@@ -92,7 +106,7 @@ if not args.no_model:
 for name in sorted(os.listdir(mt)):
     m = re.match(r"wmt22_zh-en_news\.hyp\.(.+)\.en$", name)
     if m:
-        score(f"WMT22 {m.group(1)}", lines(os.path.join(mt, name), args.limit))
+        score(f"WMT22 {m.group(1)}", segments(os.path.join(mt, name)))
 
 # Headlines and extractive key points against the publishers' headlines.
 articles = [] if args.translation_only else [json.loads(l) for l in lines(os.path.join(args.eval_dir, "headlines_dev.jsonl"))][: args.limit]

@@ -216,6 +216,57 @@ fn byline_names(text: &str) -> Vec<&str> {
     names
 }
 
+/// The English of the news dateline opening `unit`, and the bytes of `unit` it covers:
+/// `新华社德黑兰12月11日电（记者高文成 王守宝）` → `Xinhua News Agency, Tehran, December 11
+/// (reporters Gao Wencheng and Wang Shoubao)`. Agency stories open with one, and small models
+/// translate the formula word by word ("Beijing May 20 Electricity") or give the agency another
+/// name ("The New York Times", beside the right one written next to it); being a formula, it
+/// is rendered here and only the rest goes to the model. `None` unless the agency has a fixed
+/// English name and the place one too, or is a Chinese place (jieba `ns`) of two or three
+/// characters, which pinyin renders (西宁 → Xining); a foreign place has no safe pinyin.
+pub fn dateline(unit: &str) -> Option<(String, usize)> {
+    static DATELINE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^\s*(\p{Han}{4,10}?)\s*([0-9０-９]{1,2})月([0-9０-９]{1,2})日电\s*(?:[（(][^（）()]{2,40}[）)])?").unwrap());
+    let caps = DATELINE.captures(unit)?;
+    let head = &caps[1];
+    let (agency, place) = head.char_indices().skip(2).find_map(|(at, _)| {
+        let agency = KNOWN_NAMES.get(&head[..at])?;
+        let place = &head[at..];
+        let english = match KNOWN_NAMES.get(place) {
+            Some(english) => english.to_string(),
+            None if (2..=3).contains(&place.chars().count()) && segment::jieba().tag(place, true).iter().all(|t| t.word == place && t.tag == "ns") => {
+                capitalise(&pinyin_of(place)?.concat())
+            }
+            None => return None,
+        };
+        Some((agency, english))
+    })?;
+    let month: usize = normalise_digits(&caps[2]).parse().ok()?;
+    let day: usize = normalise_digits(&caps[3]).parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut english = format!("{agency}, {place}, {} {day}", MONTHS[month - 1]);
+    let whole = caps.get(0).expect("the match");
+    let byline = &unit[caps.get(3).expect("the day").end() + "日电".len()..whole.end()];
+    let names: Vec<String> = byline_names(&unit[..whole.end()]).into_iter().filter_map(person_in_pinyin).collect();
+    if !byline.trim().is_empty() {
+        if names.is_empty() {
+            // A note in brackets that is no byline: the model translates it with the rest.
+            let end = whole.end() - byline.trim_start().len();
+            return Some((english, unit[..end].trim_end().len()));
+        }
+        let role = if byline.contains("记者") { if names.len() == 1 { "reporter " } else { "reporters " } } else { "" };
+        let listed = match names.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+            None => unreachable!("names is not empty"),
+        };
+        english.push_str(&format!(" ({role}{listed})"));
+    }
+    Some((english, whole.end()))
+}
+
 /// Builds the glossary of an article, sorted by source for deterministic prompts:
 /// - people: jieba `nr` names with a common surname, seen beside a title or verb of saying or
 ///   in a byline, in pinyin (陈杰 → Chen Jie);
@@ -353,6 +404,24 @@ mod tests {
         let wide = "２月１０日开工。";
         assert_eq!(annotate(wide, &relevant(&[], wide)), "２月１０日（February 10）开工。");
         assert_eq!(annotate("没有名字。", &[]), "没有名字。");
+    }
+
+    #[test]
+    fn datelines_are_rendered_whole() {
+        let cases = [
+            ("新华社德黑兰12月11日电（记者高文成 王守宝）伊朗总统莱希说", "Xinhua News Agency, Tehran, December 11 (reporters Gao Wencheng and Wang Shoubao)", "伊朗总统莱希说"),
+            ("新华社北京５月２０日电（黄小希 周珊珊）记者２０日获悉", "Xinhua News Agency, Beijing, May 20 (Huang Xiaoxi and Zhou Shanshan)", "记者２０日获悉"),
+            ("新华社西宁12月11日电 记者从青海省获悉", "Xinhua News Agency, Xining, December 11", "记者从青海省获悉"),
+            ("中新社萨拉热窝12月11日电（图）波黑", "China News Service, Sarajevo, December 11", "（图）波黑"),
+        ];
+        for (unit, english, rest) in cases {
+            let (found, end) = dateline(unit).unwrap_or_else(|| panic!("{unit}"));
+            assert_eq!((found.as_str(), &unit[end..]), (english, rest));
+        }
+        // An unknown agency, a place with no safe English, no dateline at the start, a wrong date.
+        for unit in ["本报北京12月11日电 记者", "新华社记者12月11日电", "新华社萨拉热沃12月11日电", "他说新华社北京12月11日电", "新华社北京13月11日电"] {
+            assert_eq!(dateline(unit), None, "{unit}");
+        }
     }
 
     #[test]

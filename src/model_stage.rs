@@ -294,6 +294,10 @@ impl ModelStage {
 
     fn translate_unit(&mut self, unit: &str, context: &[Message], glossary: &[GlossaryEntry]) -> Result<String, Error> {
         let unit = &tidy_for_translation(unit);
+        if let Some((english, end)) = glossary::dateline(unit) {
+            let rest = unit[end..].trim_start_matches(|c: char| c.is_whitespace() || "，,：:".contains(c));
+            return Ok(if rest.is_empty() { english } else { format!("{english}: {}", self.translate_unit(rest, context, glossary)?) });
+        }
         let mut messages = vec![Message::system(self.prompts.render("translate-system.j2", context! {})?)];
         // Worked examples (none by default: on the WMT22 development segments every example tried
         // cost the small models chrF, and instruction-like text is caught below instead).

@@ -61,6 +61,24 @@ fn translate_keeps_lines_aligned() {
 }
 
 #[test]
+fn datelines_are_translated_without_the_model() {
+    // The tiny model writes nonsense, so English datelines in its output come from zhbrief.
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let assert = zhbrief()
+        .args(["translate", "--candidates", "2", "--model"])
+        .arg(&model)
+        .write_stdin("新华社北京５月２０日电（黄小希 周珊珊）\n新华社德黑兰12月11日电（记者高文成 王守宝）伊朗总统说。\n")
+        .assert()
+        .success();
+    let stdout = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "Xinhua News Agency, Beijing, May 20 (Huang Xiaoxi and Zhou Shanshan)");
+    let rest = lines[1].strip_prefix("Xinhua News Agency, Tehran, December 11 (reporters Gao Wencheng and Wang Shoubao): ");
+    assert!(rest.is_some_and(|rest| !rest.is_empty() && !has_han(rest)), "{stdout}");
+}
+
+#[test]
 fn translation_candidates_are_chosen_deterministically() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
