@@ -251,17 +251,13 @@ pub fn dateline(unit: &str) -> Option<(String, usize)> {
     let byline = &unit[caps.get(3).expect("the day").end() + "日电".len()..whole.end()];
     let names: Vec<String> = byline_names(&unit[..whole.end()]).into_iter().filter_map(person_in_pinyin).collect();
     if !byline.trim().is_empty() {
-        if names.is_empty() {
+        let Some((last, earlier)) = names.split_last() else {
             // A note in brackets that is no byline: the model translates it with the rest.
             let end = whole.end() - byline.trim_start().len();
             return Some((english, unit[..end].trim_end().len()));
-        }
-        let role = if byline.contains("记者") { if names.len() == 1 { "reporter " } else { "reporters " } } else { "" };
-        let listed = match names.split_last() {
-            Some((last, [])) => last.clone(),
-            Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
-            None => unreachable!("names is not empty"),
         };
+        let role = if byline.contains("记者") { if earlier.is_empty() { "reporter " } else { "reporters " } } else { "" };
+        let listed = if earlier.is_empty() { last.clone() } else { format!("{} and {last}", earlier.join(", ")) };
         english.push_str(&format!(" ({role}{listed})"));
     }
     Some((english, whole.end()))
