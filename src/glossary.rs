@@ -136,8 +136,14 @@ fn with_thousands(digits: &str) -> String {
     out
 }
 
-const MONTHS: [&str; 12] =
-    ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+/// `2`, `10` → `February 10`; `None` for a month or day out of range (a misread number, not a date).
+fn english_date(month: &str, day: &str) -> Option<String> {
+    const MONTHS: [&str; 12] =
+        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    let month: usize = normalise_digits(month).parse().ok()?;
+    let day: usize = normalise_digits(day).parse().ok()?;
+    ((1..=12).contains(&month) && (1..=31).contains(&day)).then(|| format!("{} {day}", MONTHS[month - 1]))
+}
 
 /// English renderings of the numbers and dates in `text`, the things small models get wrong:
 /// 2月10日 → February 10, 6000万元 → 60 million yuan, 3.4万人次 → 34,000 person-times.
@@ -147,12 +153,7 @@ pub fn number_hints(text: &str) -> Vec<GlossaryEntry> {
     let text = normalise_digits(text);
     let mut hints = Vec::new();
     for caps in DATE.captures_iter(&text) {
-        let month: usize = caps[2].parse().unwrap_or(0);
-        let day: usize = caps[3].parse().unwrap_or(0);
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-            continue;
-        }
-        let mut english = format!("{} {day}", MONTHS[month - 1]);
+        let Some(mut english) = english_date(&caps[2], &caps[3]) else { continue };
         if let Some(year) = caps.get(1) {
             english.push_str(&format!(", {}", year.as_str()));
         }
@@ -241,12 +242,7 @@ pub fn dateline(unit: &str) -> Option<(String, usize)> {
         };
         Some((agency, english))
     })?;
-    let month: usize = normalise_digits(&caps[2]).parse().ok()?;
-    let day: usize = normalise_digits(&caps[3]).parse().ok()?;
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let mut english = format!("{agency}, {place}, {} {day}", MONTHS[month - 1]);
+    let mut english = format!("{agency}, {place}, {}", english_date(&caps[2], &caps[3])?);
     let whole = caps.get(0).expect("the match");
     let byline = &unit[caps.get(3).expect("the day").end() + "日电".len()..whole.end()];
     let names: Vec<String> = byline_names(&unit[..whole.end()]).into_iter().filter_map(person_in_pinyin).collect();
@@ -387,6 +383,8 @@ mod tests {
         assert_eq!(find("3.4万人次"), Some("34,000 person-times"));
         assert_eq!(find("1.5亿元"), Some("150 million yuan"));
         assert_eq!(number_hints("2023年10月23日")[0].target, "October 23, 2023");
+        assert_eq!(number_hints("２月１０日")[0].target, "February 10", "full-width digits");
+        assert!(number_hints("13月10日，2月32日").is_empty(), "no month 13, no day 32");
     }
 
     #[test]
