@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use zhbrief::Origin;
-use zhbrief::brief::extractive_brief;
 use zhbrief::extract::ExtractOptions;
 use zhbrief::input::{ReadOptions, parse_article};
+use zhbrief::pipeline::extractive_brief;
 use zhbrief::render;
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
@@ -24,10 +24,7 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
     } else {
         ["baoshan.txt", "china_news1.html", "netease_news1.html"].iter().map(|f| root.join("tests/fixtures").join(f)).collect()
     };
-    files
-        .into_iter()
-        .map(|path| (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap()))
-        .collect()
+    files.into_iter().map(|path| (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap())).collect()
 }
 
 fn pipeline(c: &mut Criterion) {
@@ -50,9 +47,7 @@ fn pipeline(c: &mut Criterion) {
 
     let mut by_article = c.benchmark_group("pipeline_articles");
     by_article.throughput(Throughput::Elements(corpus.len() as u64));
-    by_article.bench_function("all_dev_articles", |b| {
-        b.iter(|| corpus.iter().map(|(_, bytes)| brief(bytes).len()).sum::<usize>())
-    });
+    by_article.bench_function("all_dev_articles", |b| b.iter(|| corpus.iter().map(|(_, bytes)| brief(bytes).len()).sum::<usize>()));
     by_article.finish();
 }
 

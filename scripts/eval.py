@@ -13,6 +13,8 @@ ap.add_argument("--limit", type=int, default=None)
 ap.add_argument("--first", type=int, default=1, help="first WMT22 segment (1-based), so long runs can be split")
 ap.add_argument("--no-model", action="store_true")
 ap.add_argument("--translation-only", action="store_true")
+ap.add_argument("--pages-only", action="store_true", help="only the input stage on the labelled pages of html-peer/")
+ap.add_argument("--pages-detail", action="store_true", help="also print each labelled page's fields, ours beside the label, on stderr")
 ap.add_argument("--save", metavar="DIR", help="also write the translations there, one file per system")
 ap.add_argument("--translations", metavar="DIR", help="score the zhbrief.en and plain.en saved there (e.g. split runs joined) instead of translating")
 args = ap.parse_args()
@@ -21,11 +23,11 @@ model_flags = ["--model", args.model] if args.model else []
 rows = []
 
 
-def zhbrief(*flags, stdin=None):
+def zhbrief(*flags, stdin=None, check=True):
     run = subprocess.run([args.zhbrief, *flags], input=stdin, capture_output=True, text=True)
-    if run.returncode != 0:
+    if run.returncode != 0 and check:
         sys.exit(f"eval: zhbrief {' '.join(flags)} failed: {run.stderr.strip()}")
-    return run.stdout
+    return run.stdout if run.returncode == 0 else None
 
 
 def lines(path, n=None):
@@ -67,6 +69,99 @@ def rouge(candidate, reference):
     scores.append(f1(lcs(c, r), len(c), len(r)))
     return scores
 
+
+# The input stage on news pages labelled by other extractors' test suites (html-peer/).
+def squeeze(text):
+    return "".join((text or "").split())
+
+
+def bigrams(text):
+    out = {}
+    for i in range(len(text) - 1):
+        out[text[i:i + 2]] = out.get(text[i:i + 2], 0) + 1
+    return out
+
+
+# Readability's and fundus's title labels are raw page titles, site and channel names included:
+# the headline each holds, cut from it by hand (the rest of each label is the site's suffix).
+HEADLINES = {
+    "readability-qq": "DeepMind新电脑已可利用记忆自学 人工智能迈上新台阶",
+    "readability-gmw": "宇航员在太空中喝酒会怎么样？后果很严重",
+    "readability-youth": "海外留学生看两会：出国前后关注点大不同",
+    "readability-pixnet": "新竹尖石_美樹營地賞楓 (2)",
+    "fundus-cn-people-20240424": "促进航天技术更好惠及人民――习近平主席向首届“中国－拉美和加勒比国家航天合作论坛”致贺信为中拉深化航天合作指明方向",
+}
+
+
+def title_right(ours, truth):
+    return bool(ours) and squeeze(ours) == squeeze(truth)
+
+
+def date_right(ours, truth):
+    if not ours:
+        return False
+    day, _, time = truth.replace("T", " ").partition(" ")
+    if not ours.startswith(day):
+        return False
+    return time[:5] in ("", "00:00") or ours[11:16] == time[:5]
+
+
+def names(text):
+    return {n for n in re.split(r"[,，、\s]+", text or "") if n}
+
+
+def score_pages():
+    folder = os.path.join(args.eval_dir, "html-peer")
+    truths = [json.loads(l) for l in lines(os.path.join(folder, "truth.jsonl"))]
+    counts = {k: [0, 0] for k in ("title", "date", "author", "snippets")}
+    recall, precision, refused = [], [], 0
+    for t in truths:
+        out = zhbrief("--format", "json", "--sentences", "100000", os.path.join(folder, t["file"]), check=False)
+        brief = json.loads(out) if out else {}
+        refused += out is None
+        body = squeeze("".join(brief.get("key_points", [])))
+        detail = [t["id"] + (" (refused)" if out is None else "")]
+        if t.get("title"):
+            t["title"] = HEADLINES.get(t["id"], t["title"])
+        for field, right in [("title", title_right), ("date", date_right),
+                             ("author", lambda o, x: bool(o) and names(o) == names(x))]:
+            if t.get(field):
+                ok = right(brief.get(field), t[field])
+                counts[field][0] += ok
+                counts[field][1] += 1
+                detail.append(f"  {field}: {'ok ' if ok else 'BAD'} {brief.get(field)!r} / {t[field]!r}")
+        if t.get("body"):
+            truth_grams, our_grams = bigrams(squeeze(t["body"])), bigrams(body)
+            shared = sum(min(v, our_grams.get(k, 0)) for k, v in truth_grams.items())
+            recall.append(shared / max(sum(truth_grams.values()), 1))
+            precision.append(shared / max(sum(our_grams.values()), 1) if our_grams else 0.0)
+            detail.append(f"  body: recall {recall[-1]:.2f} precision {precision[-1]:.2f}")
+        for snippet in (t.get("body_partial") or {}).get("with", []):
+            counts["snippets"][0] += squeeze(snippet) in body
+            counts["snippets"][1] += 1
+        for snippet in (t.get("body_partial") or {}).get("without", []):
+            counts["snippets"][0] += squeeze(snippet) not in body
+            counts["snippets"][1] += 1
+        if args.pages_detail:
+            print("\n".join(detail), file=sys.stderr)
+    data = f"{len(truths)} pages"
+    for field in ("title", "date", "author"):
+        right, total = counts[field]
+        rows.append(("input stage (html-peer)", field, f"{right}/{total} right", "", "", data))
+    rows.append(("input stage (html-peer)", "body, character bigrams", f"recall {100 * sum(recall) / max(len(recall), 1):.1f}%",
+                 f"precision {100 * sum(precision) / max(len(precision), 1):.1f}%", f"{refused} refused", f"{len(recall)} labelled bodies"))
+    right, total = counts["snippets"]
+    rows.append(("input stage (html-peer)", "must / must-not contain snippets", f"{right}/{total} right", "", "", "trafilatura labels"))
+
+
+if not args.translation_only:
+    score_pages()
+if args.pages_only:
+    print("| part | system | score | score | note | data |")
+    print("|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    sys.exit(0)
 
 # Translation: WMT22 zh→en news segments.
 mt = os.path.join(args.eval_dir, "mt")

@@ -35,8 +35,6 @@ pub mod exit {
     pub const NO_INPUT: u8 = 66;
     /// A needed resource, such as a model, is unavailable (EX_UNAVAILABLE).
     pub const UNAVAILABLE: u8 = 69;
-    /// An internal error: a bug (EX_SOFTWARE).
-    pub const SOFTWARE: u8 = 70;
     /// Reading or writing failed (EX_IOERR).
     pub const IO: u8 = 74;
     /// A configuration file is invalid (EX_CONFIG).
@@ -112,10 +110,7 @@ impl Error {
             Error::NotFound(_) => exit::NO_INPUT,
             Error::Read { .. } => exit::NO_INPUT,
             Error::Write { .. } => exit::IO,
-            Error::Empty(_)
-            | Error::TooLarge { .. }
-            | Error::Undecodable { .. }
-            | Error::NoArticleText(_) => exit::DATA,
+            Error::Empty(_) | Error::TooLarge { .. } | Error::Undecodable { .. } | Error::NoArticleText(_) => exit::DATA,
             Error::UnknownEncoding(_) => exit::USAGE,
             Error::ModelMissing(_) | Error::Model(_) => exit::UNAVAILABLE,
             Error::Config(_) => exit::CONFIG,

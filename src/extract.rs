@@ -5,17 +5,16 @@
 //! facts first), a redundancy penalty (pages restate their lead), and length control.
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::sync::OnceLock;
 
 use jieba_rs::{KeywordExtract, TfIdf};
 
-use crate::article::Article;
-use crate::input::decode::is_han;
-use crate::segment::{self, Sentence};
+use crate::segment;
+use crate::text::is_han;
+use crate::types::{Article, Extract, KeyPoint, Sentence};
 
 /// How much to extract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct ExtractOptions {
     /// Number of key points; `None` picks 3–5 by article length.
     pub sentences: Option<usize>,
@@ -33,24 +32,6 @@ impl Default for ExtractOptions {
 
 /// Default number of keywords in a brief.
 pub const DEFAULT_KEYWORDS: usize = 8;
-
-/// A chosen sentence.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyPoint {
-    /// Index into the article's sentence list.
-    pub sentence: usize,
-    /// Byte range of the sentence in the article text (the key point is exactly this text).
-    pub span: Range<usize>,
-}
-
-/// What the extractive stage found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Extract {
-    /// Key sentences, in article order.
-    pub key_points: Vec<KeyPoint>,
-    /// Keywords, most important first.
-    pub keywords: Vec<String>,
-}
 
 /// Sentences shorter than this (in Han characters) are too thin to be key points.
 const MIN_HAN_CHARS: usize = 10;
@@ -80,9 +61,8 @@ fn default_count(candidates: usize) -> usize {
 
 fn rank(article: &Article, sentences: &[Sentence], options: &ExtractOptions) -> Vec<KeyPoint> {
     let text_of = |s: &Sentence| &article.text[s.span.clone()];
-    let mut candidates: Vec<usize> = (0..sentences.len())
-        .filter(|&i| text_of(&sentences[i]).chars().filter(|&c| is_han(c)).count() >= MIN_HAN_CHARS)
-        .collect();
+    let mut candidates: Vec<usize> =
+        (0..sentences.len()).filter(|&i| text_of(&sentences[i]).chars().filter(|&c| is_han(c)).count() >= MIN_HAN_CHARS).collect();
     if candidates.is_empty() {
         candidates = (0..sentences.len()).collect();
     }
@@ -93,11 +73,8 @@ fn rank(article: &Article, sentences: &[Sentence], options: &ExtractOptions) -> 
 
     let vectors = tfidf_vectors(candidates.iter().map(|&i| text_of(&sentences[i])));
     let prior = position_prior(&candidates, sentences);
-    let centrality = if candidates.len() <= MAX_GRAPH_SENTENCES {
-        personalised_pagerank(&vectors, &prior)
-    } else {
-        centroid_similarity(&vectors)
-    };
+    let centrality =
+        if candidates.len() <= MAX_GRAPH_SENTENCES { personalised_pagerank(&vectors, &prior) } else { centroid_similarity(&vectors) };
     let scores: Vec<f64> = candidates
         .iter()
         .enumerate()
@@ -285,9 +262,7 @@ fn quote_balance_factor(sentence: &str) -> f64 {
 
 /// A "sentence" with no closing mark is a heading or caption (【…】, 一、…), not a statement.
 fn heading_factor(sentence: &str) -> f64 {
-    let ends_a_sentence = sentence
-        .trim_end_matches(|c| matches!(c, '”' | '’' | '」' | '』' | '）' | ')' | '"'))
-        .ends_with(['。', '！', '？', '…', '!', '?']);
+    let ends_a_sentence = sentence.trim_end_matches(['”', '’', '」', '』', '）', ')', '"']).ends_with(['。', '！', '？', '…', '!', '?']);
     if ends_a_sentence { 1.0 } else { 0.4 }
 }
 
@@ -356,8 +331,7 @@ mod tests {
     #[test]
     fn centroid_path_matches_graph_shape_on_large_inputs() {
         let paragraph = "城市更新项目今年进展顺利，居民生活条件明显改善。";
-        let paragraphs: Vec<String> =
-            (0..MAX_GRAPH_SENTENCES + 10).map(|i| format!("{paragraph}第{i}号项目已经开工建设完成。")).collect();
+        let paragraphs: Vec<String> = (0..MAX_GRAPH_SENTENCES + 10).map(|i| format!("{paragraph}第{i}号项目已经开工建设完成。")).collect();
         let article = Article::from_paragraphs(Default::default(), &paragraphs);
         let sentences = segment::sentences(&article);
         let extract = extract(&article, &sentences, &ExtractOptions::default());

@@ -2,10 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::brief::Brief;
+use crate::types::Brief;
 
 /// Output format of briefs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// A Markdown document.
@@ -25,22 +25,10 @@ impl Format {
     }
 }
 
-/// Renders a brief in `format`, ending with a newline.
-pub fn render(brief: &Brief, format: Format) -> String {
-    match format {
-        Format::Markdown => markdown(brief),
-        Format::Json => json(brief, true),
-    }
-}
-
 /// Renders a brief as JSON: pretty for one brief, one line per brief for JSON Lines.
 pub fn json(brief: &Brief, pretty: bool) -> String {
-    let mut out = if pretty {
-        serde_json::to_string_pretty(brief)
-    } else {
-        serde_json::to_string(brief)
-    }
-    .expect("a brief is plain data and always serialises");
+    let mut out = if pretty { serde_json::to_string_pretty(brief) } else { serde_json::to_string(brief) }
+        .expect("a brief is plain data and always serialises");
     out.push('\n');
     out
 }
@@ -48,20 +36,21 @@ pub fn json(brief: &Brief, pretty: bool) -> String {
 /// Renders a brief as Markdown that reads well on GitHub and in a terminal.
 pub fn markdown(brief: &Brief) -> String {
     let mut out = String::new();
-    let heading = brief.title.as_deref().unwrap_or(&brief.lead);
+    let meta = &brief.meta;
+    let heading = meta.title.as_deref().unwrap_or(&brief.lead);
     let _ = writeln!(out, "# {}\n", escape(heading));
-    let meta: Vec<String> = [
-        brief.date.clone(),
-        brief.source.as_ref().map(|s| format!("来源：{s}")),
-        brief.author.as_ref().map(|a| format!("作者：{a}")),
-        brief.editor.as_ref().map(|e| format!("编辑：{e}")),
+    let fields: Vec<String> = [
+        meta.date.clone(),
+        meta.source.as_ref().map(|s| format!("来源：{s}")),
+        meta.author.as_ref().map(|a| format!("作者：{a}")),
+        meta.editor.as_ref().map(|e| format!("编辑：{e}")),
     ]
     .into_iter()
     .flatten()
     .map(|field| escape(&field))
     .collect();
-    if !meta.is_empty() {
-        let _ = writeln!(out, "{}\n", meta.join(" · "));
+    if !fields.is_empty() {
+        let _ = writeln!(out, "{}\n", fields.join(" · "));
     }
     out.push_str("## 要点\n\n");
     for point in &brief.key_points {
@@ -106,14 +95,16 @@ pub fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::Meta;
 
     fn brief() -> Brief {
         Brief {
-            title: Some("标题".into()),
-            date: Some("2023-10-24 14:09".into()),
-            source: Some("央广网".into()),
-            author: None,
-            editor: None,
+            meta: Meta {
+                title: Some("标题".into()),
+                date: Some("2023-10-24 14:09".into()),
+                source: Some("央广网".into()),
+                ..Meta::default()
+            },
             key_points: vec!["第一点。".into(), "含有*星号*和<b>标签</b>。".into()],
             keywords: vec!["宝山".into(), "转型".into()],
             summary: None,
@@ -132,7 +123,7 @@ mod tests {
 
     #[test]
     fn summary_and_translation_sections() {
-        use crate::model_stage::{SummarySentence, Translation};
+        use crate::types::{SummarySentence, Translation};
         let md = markdown(&Brief {
             summary: Some(vec![SummarySentence { text: "摘要句。".into(), support: vec![], extractive_fallback: false }]),
             translation: Some(Translation { title: Some("Title".into()), key_points: vec!["Point.".into()], summary: Some("Sum.".into()) }),
@@ -144,7 +135,9 @@ mod tests {
 
     #[test]
     fn heading_falls_back_to_lead() {
-        let md = markdown(&Brief { title: None, ..brief() });
+        let mut untitled = brief();
+        untitled.meta.title = None;
+        let md = markdown(&untitled);
         assert!(md.starts_with("# 导语\n"));
     }
 

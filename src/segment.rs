@@ -5,16 +5,7 @@ use std::sync::OnceLock;
 
 use jieba_rs::Jieba;
 
-use crate::article::Article;
-
-/// A sentence of an article: a byte span into [`Article::text`] and the paragraph holding it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sentence {
-    /// Byte range in the article text.
-    pub span: Range<usize>,
-    /// Index of the paragraph it belongs to.
-    pub paragraph: usize,
-}
+use crate::types::{Article, Sentence};
 
 /// Splits every paragraph of `article` into sentences.
 pub fn sentences(article: &Article) -> Vec<Sentence> {
@@ -85,9 +76,9 @@ pub fn jieba() -> &'static Jieba {
 
 /// Function words that carry no topic; overlap in them says nothing about two sentences.
 const STOP_WORDS: &[&str] = &[
-    "我们", "他们", "你们", "这个", "那个", "这些", "那些", "一个", "没有", "不是", "就是", "还是", "已经",
-    "可以", "进行", "通过", "以及", "其中", "表示", "指出", "介绍", "同时", "此外", "目前", "今年", "认为",
-    "如果", "因为", "所以", "但是", "而且", "并且", "以来", "方面", "有关", "相关", "这样", "如何", "什么",
+    "我们", "他们", "你们", "这个", "那个", "这些", "那些", "一个", "没有", "不是", "就是", "还是", "已经", "可以", "进行", "通过", "以及",
+    "其中", "表示", "指出", "介绍", "同时", "此外", "目前", "今年", "认为", "如果", "因为", "所以", "但是", "而且", "并且", "以来", "方面",
+    "有关", "相关", "这样", "如何", "什么",
 ];
 
 /// Content words of a text: jieba tokens of two or more characters or with digits, minus stop words.
@@ -99,9 +90,7 @@ pub fn content_words(text: &str) -> Vec<&str> {
         .filter(|word| {
             let chars = word.chars().count();
             let has_digit = word.chars().any(|c| c.is_ascii_digit());
-            word.chars().any(char::is_alphanumeric)
-                && (chars >= 2 || has_digit)
-                && !STOP_WORDS.contains(word)
+            word.chars().any(char::is_alphanumeric) && (chars >= 2 || has_digit) && !STOP_WORDS.contains(word)
         })
         .collect()
 }

@@ -22,8 +22,10 @@ fn corpus(root: &Path, count: usize, with_bad: bool) {
     std::fs::copy(fixture("china_news1.html"), root.join("region0/page.html")).unwrap();
     if with_bad {
         std::fs::write(root.join("empty.txt"), "").unwrap();
-        std::fs::write(root.join("region1/random.txt"), (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 9) as u8).collect::<Vec<_>>()).unwrap();
-        std::fs::write(root.join("region2/chrome.txt"), "返回首页\n上一篇：甲   下一篇：乙\n------分隔线------\n推广信息\n热门文章\n").unwrap();
+        std::fs::write(root.join("region1/random.txt"), (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 9) as u8).collect::<Vec<_>>())
+            .unwrap();
+        std::fs::write(root.join("region2/chrome.txt"), "返回首页\n上一篇：甲   下一篇：乙\n------分隔线------\n推广信息\n热门文章\n")
+            .unwrap();
         std::fs::write(root.join("region2/notes.csv"), "not,an,article\n").unwrap();
     }
 }
@@ -113,8 +115,7 @@ fn json_briefs_and_flags_from_config() {
     corpus(&input, 2, false);
     std::fs::write(tmp.path().join("zhbrief.toml"), "format = \"json\"\nsentences = 2\n").unwrap();
     zhbrief().current_dir(tmp.path()).arg("--out").arg("out").arg("in").assert().success();
-    let brief: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("region0/day0/article0000.json")).unwrap()).unwrap();
+    let brief: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("region0/day0/article0000.json")).unwrap()).unwrap();
     assert_eq!(brief["key_points"].as_array().unwrap().len(), 2);
     assert_eq!(brief["zhbrief"]["input"], "region0/day0/article0000.txt");
     // A flag beats the config file.
@@ -157,9 +158,14 @@ fn fail_fast_stops_early() {
     let tmp = tempfile::tempdir().unwrap();
     let (input, out) = (tmp.path().join("in"), tmp.path().join("out"));
     corpus(&input, 30, true);
-    zhbrief().args(["-j1", "--fail-fast"]).arg("--out").arg(&out).arg(&input).assert().code(1);
+    let assert = zhbrief().args(["-j1", "--fail-fast"]).arg("--out").arg(&out).arg(&input).assert().code(1);
     // `empty.txt` sorts before the region folders, so nothing after it is briefed.
-    assert!(briefs(&out).len() < 31);
+    assert_eq!(briefs(&out), Vec::<PathBuf>::new());
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr);
+    assert!(stderr.contains("empty.txt: empty input") && stderr.contains("0 written, 0 unchanged, 1 failed"), "{stderr}");
+    // Without it, every good article is briefed past the bad ones.
+    zhbrief().args(["-j1", "--fail-fast", "--keep-going"]).arg("--out").arg(&out).arg(&input).assert().code(1);
+    assert_eq!(briefs(&out).len(), 31);
 }
 
 #[test]
@@ -194,7 +200,6 @@ fn kill_nine_leaves_no_truncated_brief_and_rerun_completes() {
         assert_eq!(Some(&partial[path]), expected.get(path), "{} is incomplete or wrong", path.display());
     }
     zhbrief().arg("--out").arg(&out).arg(&input).assert().success();
-    let rerun: BTreeMap<_, _> =
-        snapshot(&out).into_iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "md")).collect();
+    let rerun: BTreeMap<_, _> = snapshot(&out).into_iter().filter(|(p, _)| p.extension().is_some_and(|e| e == "md")).collect();
     assert_eq!(rerun, expected);
 }

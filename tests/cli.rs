@@ -136,17 +136,33 @@ fn stdin_dash_and_pipe() {
 
 #[test]
 fn deterministic_across_runs_and_thread_counts() {
-    let one = zhbrief().arg("-j1").arg(fixture(ARTICLE)).output().unwrap().stdout;
-    let two = zhbrief().arg("-j2").arg(fixture(ARTICLE)).output().unwrap().stdout;
-    assert_eq!(one, two);
+    // Many articles, so that two workers really brief them out of order.
+    let dir = tempfile::tempdir().unwrap();
+    let article = fixture_text(ARTICLE);
+    for i in 0..24 {
+        std::fs::write(
+            dir.path().join(format!("a{i:02}.txt")),
+            article.replace("上一篇", &format!("第{i}号补充：宝山新增{i}个项目。\n上一篇")),
+        )
+        .unwrap();
+    }
+    std::fs::copy(fixture("china_news1.html"), dir.path().join("b.html")).unwrap();
+    let brief = |jobs: &str| zhbrief().arg(jobs).arg(dir.path()).output().unwrap();
+    let one = brief("-j1");
+    assert!(one.status.success());
+    assert_eq!(String::from_utf8_lossy(&one.stdout).matches("\n---\n").count(), 24, "25 briefs one after another");
+    assert_eq!(brief("-j2").stdout, one.stdout);
+    assert_eq!(brief("-j2").stdout, one.stdout, "and again");
 }
 
 #[test]
 fn length_controls() {
-    let (_, stdout, _) = run(&[OsStr::new("--format"), OsStr::new("json"), OsStr::new("-n"), OsStr::new("2"), fixture(ARTICLE).as_os_str()]);
+    let (_, stdout, _) =
+        run(&[OsStr::new("--format"), OsStr::new("json"), OsStr::new("-n"), OsStr::new("2"), fixture(ARTICLE).as_os_str()]);
     let brief: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(brief["key_points"].as_array().unwrap().len(), 2);
-    let (_, stdout, _) = run(&[OsStr::new("--format"), OsStr::new("json"), OsStr::new("--max-chars"), OsStr::new("150"), fixture(ARTICLE).as_os_str()]);
+    let (_, stdout, _) =
+        run(&[OsStr::new("--format"), OsStr::new("json"), OsStr::new("--max-chars"), OsStr::new("150"), fixture(ARTICLE).as_os_str()]);
     let brief: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let total: usize = brief["key_points"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().chars().count()).sum();
     assert!(total <= 150 && total > 0);
@@ -162,12 +178,9 @@ fn bad_inputs_get_one_line_and_sysexits_codes() {
     let chrome = dir.path().join("chrome.txt");
     std::fs::write(&chrome, "返回首页\n上一篇：甲新闻   下一篇：乙新闻\n------分隔线------\n推广信息\n热门文章\n").unwrap();
     let missing = dir.path().join("missing.txt");
-    for (path, code, reason) in [
-        (&empty, 65, "empty input"),
-        (&binary, 65, "not text"),
-        (&chrome, 65, "no article text"),
-        (&missing, 66, "no such file"),
-    ] {
+    for (path, code, reason) in
+        [(&empty, 65, "empty input"), (&binary, 65, "not text"), (&chrome, 65, "no article text"), (&missing, 66, "no such file")]
+    {
         let (actual, stdout, stderr) = run(&[path.as_os_str()]);
         assert_eq!(actual, code, "{}", path.display());
         assert!(stdout.is_empty());

@@ -48,7 +48,8 @@ fn hostile_folder() {
     write(&input.join("escape"), "x.txt", &good);
     std::fs::create_dir_all(&out).unwrap();
     std::os::unix::fs::symlink(&outside, out.join("escape")).unwrap();
-    let must_fail = ["empty.txt", "whitespace.txt", "random.txt", "nul.txt", "chrome-only.txt", "huge.txt", "dangling.txt", "loop/back", "escape/x.md"];
+    let must_fail =
+        ["empty.txt", "whitespace.txt", "random.txt", "nul.txt", "chrome-only.txt", "huge.txt", "dangling.txt", "loop/back", "escape/x.md"];
 
     // Inputs that must work.
     write(&input, "good.txt", &good);
@@ -57,17 +58,35 @@ fn hostile_folder() {
     write(&input, "utf16-no-bom.txt", utf16);
     write(&input, "html-in-disguise.txt", std::fs::read(common::fixture("china_news1.html")).unwrap());
     write(&input, "text-in-disguise.html", &good);
-    write(&input, "nested.html", format!("<html><body>{}<p>{}</p>{}</body></html>", "<div>".repeat(20_000), good.replace('\n', "</p><p>"), "</div>".repeat(20_000)));
-    write(&input, "unclosed.html", format!("<html><head><title>未闭合的页面</title><body><div><p>{}", good.replace('\n', "<p><span><div>")));
+    write(
+        &input,
+        "nested.html",
+        format!("<html><body>{}<p>{}</p>{}</body></html>", "<div>".repeat(20_000), good.replace('\n', "</p><p>"), "</div>".repeat(20_000)),
+    );
+    write(
+        &input,
+        "unclosed.html",
+        format!("<html><head><title>未闭合的页面</title><body><div><p>{}", good.replace('\n', "<p><span><div>")),
+    );
     write(&input, "punctuation.txt", format!("{}\n{}\n{good}", "，".repeat(100_000), "。".repeat(100_000)));
     write(&input, "megabyte-line.txt", format!("{}。\n{good}", "宝山转型发展取得新进展，".repeat(90_000)));
     std::fs::write(input.join(std::ffi::OsStr::from_bytes(b"non-utf8-\xff\xfe.txt")), &good).unwrap();
-    let must_work = ["good.md", "gb18030-cut.md", "utf16-no-bom.md", "html-in-disguise.md", "text-in-disguise.md", "nested.md", "unclosed.md", "punctuation.md", "megabyte-line.md"];
+    let must_work = [
+        "good.md",
+        "gb18030-cut.md",
+        "utf16-no-bom.md",
+        "html-in-disguise.md",
+        "text-in-disguise.md",
+        "nested.md",
+        "unclosed.md",
+        "punctuation.md",
+        "megabyte-line.md",
+    ];
 
     // Whatever they give, these must not crash: mixed encodings and NULs inside text.
     let half = good.char_indices().nth(good.chars().count() / 2).unwrap().0;
     let mut mixed = GBK.encode(&good[..half]).0.into_owned();
-    mixed.extend_from_slice(good[half..].as_bytes());
+    mixed.extend_from_slice(&good.as_bytes()[half..]);
     write(&input, "mixed-encodings.txt", mixed);
     write(&input, "nul-inside.txt", good.replacen("宝山", "宝\0山", 3));
 

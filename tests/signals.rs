@@ -11,7 +11,11 @@ use common::fixture_text;
 fn corpus(dir: &std::path::Path, count: usize) {
     let good = fixture_text("baoshan.txt");
     for i in 0..count {
-        std::fs::write(dir.join(format!("a{i:04}.txt")), good.replace("点击:94次", &format!("点击:{i}次")).replace("上一篇", &format!("第{i}篇补充。\n上一篇"))).unwrap();
+        std::fs::write(
+            dir.join(format!("a{i:04}.txt")),
+            good.replace("点击:94次", &format!("点击:{i}次")).replace("上一篇", &format!("第{i}篇补充。\n上一篇")),
+        )
+        .unwrap();
     }
 }
 
@@ -47,7 +51,11 @@ fn ctrl_c_stops_a_batch_with_complete_briefs() {
         .spawn()
         .unwrap();
     let started = Instant::now();
-    let written = || std::fs::read_dir(&out).map(|d| d.filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "md")).count()).unwrap_or(0);
+    let written = || {
+        std::fs::read_dir(&out)
+            .map(|d| d.filter_map(Result::ok).filter(|e| e.path().extension().is_some_and(|x| x == "md")).count())
+            .unwrap_or(0)
+    };
     while written() < 10 && started.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -57,7 +65,12 @@ fn ctrl_c_stops_a_batch_with_complete_briefs() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
-    let briefs: Vec<_> = std::fs::read_dir(&out).unwrap().filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "md")).collect();
+    let briefs: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "md"))
+        .collect();
     assert!(briefs.len() < 1500, "stopped early: {}", briefs.len());
     for brief in briefs {
         let text = std::fs::read_to_string(&brief).unwrap();

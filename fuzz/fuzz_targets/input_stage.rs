@@ -4,18 +4,21 @@
 
 use libfuzzer_sys::fuzz_target;
 use zhbrief::Origin;
-use zhbrief::brief::extractive_brief;
 use zhbrief::extract::ExtractOptions;
 use zhbrief::input::{ReadOptions, parse_article};
+use zhbrief::pipeline::extractive_brief;
 use zhbrief::render;
 
 fuzz_target!(|bytes: &[u8]| {
     if let Ok(article) = parse_article(&Origin::Stdin, bytes, &ReadOptions::default()) {
         let brief = extractive_brief(&article, &ExtractOptions::default());
-        for point in &brief.key_points {
-            assert!(article.text.contains(point.as_str()), "key point not verbatim");
+        for (i, point) in brief.key_points.iter().enumerate() {
+            assert!(!point.trim().is_empty() && !point.contains('\n'), "a key point is one non-empty sentence");
+            assert!(!brief.key_points[..i].contains(point), "a key point is repeated");
         }
-        let _ = render::markdown(&brief);
-        let _ = render::json(&brief, false);
+        // Markdown cannot be broken out of: every key point is one list item.
+        let markdown = render::markdown(&brief);
+        assert_eq!(markdown.lines().filter(|l| l.starts_with("- ")).count(), brief.key_points.len());
+        let _: serde_json::Value = serde_json::from_str(&render::json(&brief, false)).expect("JSON parses");
     }
 });

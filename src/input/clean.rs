@@ -10,8 +10,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::article::{Article, Meta};
-use crate::input::decode::is_han;
+use crate::text::{Dateline, han_count, is_han};
+use crate::types::{Article, Meta};
 
 /// Cleans page text into an article; `hints` (from HTML metadata) take precedence over what the text
 /// says. Returns `None` when nothing of an article is left.
@@ -79,17 +79,94 @@ const MIN_ARTICLE_HAN: usize = 8;
 
 /// Simplified characters used in the patterns above, each with its traditional form.
 const TRADITIONAL: &[(char, char)] = &[
-    ('来', '來'), ('页', '頁'), ('顶', '頂'), ('关', '關'), ('闭', '閉'), ('扫', '掃'), ('维', '維'), ('码', '碼'),
-    ('机', '機'), ('载', '載'), ('录', '錄'), ('册', '冊'), ('评', '評'), ('论', '論'), ('纠', '糾'), ('错', '錯'),
-    ('举', '舉'), ('报', '報'), ('号', '號'), ('体', '體'), ('认', '認'), ('权', '權'), ('简', '簡'), ('条', '條'),
-    ('则', '則'), ('后', '後'), ('广', '廣'), ('热', '熱'), ('门', '門'), ('荐', '薦'), ('闻', '聞'), ('点', '點'),
-    ('阅', '閱'), ('链', '鏈'), ('读', '讀'), ('欢', '歡'), ('为', '為'), ('编', '編'), ('辑', '輯'), ('资', '資'),
-    ('讯', '訊'), ('图', '圖'), ('专', '專'), ('题', '題'), ('网', '網'), ('处', '處'), ('记', '記'), ('责', '責'),
-    ('审', '審'), ('对', '對'), ('摄', '攝'), ('员', '員'), ('击', '擊'), ('览', '覽'), ('访', '訪'), ('气', '氣'),
-    ('数', '數'), ('发', '發'), ('时', '時'), ('间', '間'), ('电', '電'), ('视', '視'), ('台', '臺'), ('户', '戶'),
-    ('终', '終'), ('线', '線'), ('当', '當'), ('现', '現'), ('设', '設'), ('实', '實'), ('习', '習'), ('选', '選'),
-    ('注', '註'), ('写', '寫'), ('级', '級'), ('准', '準'), ('该', '該'), ('态', '態'), ('总', '總'), ('务', '務'),
-    ('园', '園'), ('导', '導'), ('频', '頻'), ('详', '詳'), ('细', '細'), ('输', '輸'), ('账', '賬'), ('华', '華'),
+    ('来', '來'),
+    ('页', '頁'),
+    ('顶', '頂'),
+    ('关', '關'),
+    ('闭', '閉'),
+    ('扫', '掃'),
+    ('维', '維'),
+    ('码', '碼'),
+    ('机', '機'),
+    ('载', '載'),
+    ('录', '錄'),
+    ('册', '冊'),
+    ('评', '評'),
+    ('论', '論'),
+    ('纠', '糾'),
+    ('错', '錯'),
+    ('举', '舉'),
+    ('报', '報'),
+    ('号', '號'),
+    ('体', '體'),
+    ('认', '認'),
+    ('权', '權'),
+    ('简', '簡'),
+    ('条', '條'),
+    ('则', '則'),
+    ('后', '後'),
+    ('广', '廣'),
+    ('热', '熱'),
+    ('门', '門'),
+    ('荐', '薦'),
+    ('闻', '聞'),
+    ('点', '點'),
+    ('阅', '閱'),
+    ('链', '鏈'),
+    ('读', '讀'),
+    ('欢', '歡'),
+    ('为', '為'),
+    ('编', '編'),
+    ('辑', '輯'),
+    ('资', '資'),
+    ('讯', '訊'),
+    ('图', '圖'),
+    ('专', '專'),
+    ('题', '題'),
+    ('网', '網'),
+    ('处', '處'),
+    ('记', '記'),
+    ('责', '責'),
+    ('审', '審'),
+    ('对', '對'),
+    ('摄', '攝'),
+    ('员', '員'),
+    ('击', '擊'),
+    ('览', '覽'),
+    ('访', '訪'),
+    ('气', '氣'),
+    ('数', '數'),
+    ('发', '發'),
+    ('时', '時'),
+    ('间', '間'),
+    ('电', '電'),
+    ('视', '視'),
+    ('台', '臺'),
+    ('户', '戶'),
+    ('终', '終'),
+    ('线', '線'),
+    ('当', '當'),
+    ('现', '現'),
+    ('设', '設'),
+    ('实', '實'),
+    ('习', '習'),
+    ('选', '選'),
+    ('注', '註'),
+    ('写', '寫'),
+    ('级', '級'),
+    ('准', '準'),
+    ('该', '該'),
+    ('态', '態'),
+    ('总', '總'),
+    ('务', '務'),
+    ('园', '園'),
+    ('导', '導'),
+    ('频', '頻'),
+    ('详', '詳'),
+    ('细', '細'),
+    ('输', '輸'),
+    ('账', '賬'),
+    ('华', '華'),
 ];
 
 /// Makes a pattern written in simplified characters match traditional text too (Big5 pages from
@@ -122,9 +199,7 @@ fn hant(pattern: &str) -> String {
 
 /// Maps the traditional characters of [`TRADITIONAL`] back to simplified ones.
 fn simplified(text: &str) -> String {
-    text.chars()
-        .map(|c| TRADITIONAL.iter().find(|&&(_, t)| t == c).map_or(c, |&(s, _)| s))
-        .collect()
+    text.chars().map(|c| TRADITIONAL.iter().find(|&&(_, t)| t == c).map_or(c, |&(s, _)| s)).collect()
 }
 
 /// Trims a line and folds the spaces web pages are full of (NBSP, ideographic space, zero-width).
@@ -154,23 +229,17 @@ fn content_key(text: &str) -> String {
     text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
-fn han_count(text: &str) -> usize {
-    text.chars().filter(|&c| is_han(c)).count()
-}
-
 /// A line of dashes, stars, dots… possibly labelled 分隔线.
 fn is_separator(line: &str) -> bool {
     static LABEL: LazyLock<Regex> = LazyLock::new(|| Regex::new(&hant("分[隔割]线")).unwrap());
     let rest = LABEL.replace_all(line, "");
-    rest.chars().all(|c| !c.is_alphanumeric()) && rest.chars().count() >= 3
-        || rest.trim().is_empty()
+    rest.chars().all(|c| !c.is_alphanumeric()) && rest.chars().count() >= 3 || rest.trim().is_empty()
 }
 
 /// 上一篇：… / 下一篇：… (and their 条/页 variants), alone or side by side on one line.
 fn is_prev_next(line: &str) -> bool {
-    static PREV_NEXT: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(&hant(r"(^|\s)[【\[]?(上一|下一|前一|后一)(篇|条|页|则)[】\]]?\s*([:：]|$)")).unwrap()
-    });
+    static PREV_NEXT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(&hant(r"(^|\s)[【\[]?(上一|下一|前一|后一)(篇|条|页|则)[】\]]?\s*([:：]|$)")).unwrap());
     PREV_NEXT.is_match(line)
 }
 
@@ -219,10 +288,7 @@ fn looks_like_body(line: &str) -> bool {
 /// A headline candidate: short, mostly Han, not ending like a sentence or clause.
 fn is_title_like(line: &str) -> bool {
     let chars = line.chars().count();
-    (5..=64).contains(&chars)
-        && han_count(line) >= 4
-        && !line.contains('。')
-        && !line.ends_with(['，', '；', '：', ',', ';', ':'])
+    (5..=64).contains(&chars) && han_count(line) >= 4 && !line.contains('。') && !line.ends_with(['，', '；', '：', ',', ';', ':'])
 }
 
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
@@ -312,8 +378,7 @@ fn strip_trailer(paragraph: &str) -> (String, Meta) {
     match TRAILER.find(paragraph) {
         Some(found) if found.start() > 0 || found.end() == paragraph.len() => {
             let trailer = found.as_str();
-            let meta = parse_meta_line(&trailer.replace(['（', '）', '(', ')', '【', '】', '[', ']'], " "))
-                .unwrap_or_default();
+            let meta = parse_meta_line(&trailer.replace(['（', '）', '(', ')', '【', '】', '[', ']'], " ")).unwrap_or_default();
             (paragraph[..found.start()].trim_end().to_string(), meta)
         }
         _ => (paragraph.to_string(), Meta::default()),
@@ -321,18 +386,19 @@ fn strip_trailer(paragraph: &str) -> (String, Meta) {
 }
 
 /// Splits a news dateline — 新华社北京10月23日电（记者张三）, 央广网上海10月23日消息(记者…),
-/// 本报讯（记者…） — off the first paragraph, keeping who wrote it.
+/// 本报讯（记者…） — off the first paragraph, keeping who wrote it. Only a dateline with a credit
+/// in brackets counts: without one, 电 or 讯 in an ordinary opening sentence would be taken for one.
 fn strip_dateline(paragraph: &str) -> Option<(String, Meta)> {
-    static DATELINE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(&hant(concat!(
-            r"^(?P<outlet>[\p{Han}A-Za-z]{1,12}?(?:新闻网|网|社|日报|晚报|报|电视台|台|客户端))?",
-            r"[\p{Han}]{0,8}?(?:\d{1,2}月\d{1,2}日)?(?:电|讯|消息)\s*",
-            r"[（(](?P<credit>[^（）()]{1,40})[）)]\s*"
-        )))
-        .unwrap()
-    });
-    let caps = DATELINE.captures(paragraph)?;
-    let credit = caps["credit"].trim();
+    /// An outlet's name ends like one (新华社, 央广网, 湖南日报…); the place after it is short.
+    static OUTLET: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(&hant(r"^[\p{Han}A-Za-z]{1,12}?(?:新闻网|网|社|日报|晚报|报|电视台|台|客户端)")).unwrap());
+    let dateline = Dateline::parse(paragraph)?;
+    let credit = dateline.credit?.trim();
+    let outlet = OUTLET.find(dateline.head).map(|m| m.as_str());
+    let place = &dateline.head[outlet.map_or(0, str::len)..];
+    if place.chars().count() > 8 || !place.chars().all(is_han) {
+        return None;
+    }
     let author = credit
         .split(|c: char| c.is_whitespace() || c == '、' || c == '，')
         .filter(|part| {
@@ -347,12 +413,8 @@ fn strip_dateline(paragraph: &str) -> Option<(String, Meta)> {
         .filter(|part| !part.is_empty())
         .collect::<Vec<_>>()
         .join("、");
-    let meta = Meta {
-        author: (!author.is_empty()).then_some(author),
-        source: caps.name("outlet").map(|m| m.as_str().to_string()),
-        ..Meta::default()
-    };
-    let rest = paragraph[caps.get(0)?.end()..].to_string();
+    let meta = Meta { author: (!author.is_empty()).then_some(author), source: outlet.map(str::to_string), ..Meta::default() };
+    let rest = paragraph[dateline.end..].to_string();
     (han_count(&rest) > 0).then_some((rest, meta))
 }
 
@@ -369,8 +431,7 @@ fn drop_repeated(paragraphs: Vec<String>) -> Vec<String> {
     for paragraph in paragraphs {
         let key = content_key(&paragraph);
         let repeated = key.chars().count() >= MIN_KEY_CHARS
-            && (seen_keys.contains(&key)
-                || check_containment && kept_keys.iter().any(|earlier| earlier.contains(key.as_str())));
+            && (seen_keys.contains(&key) || check_containment && kept_keys.iter().any(|earlier| earlier.contains(key.as_str())));
         if repeated {
             continue;
         }

@@ -2,8 +2,8 @@
 
 use dom_smoothie::{Config, Readability, TextMode};
 
-use crate::article::Meta;
 use crate::input::clean::parse_date;
+use crate::types::Meta;
 
 /// The text of an HTML page's main article, with what the page's markup says about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,11 +20,7 @@ pub fn looks_like_html(text: &str) -> bool {
     if head.starts_with("<!doctype html") || head.starts_with("<html") || head.starts_with("<?xml") {
         return true;
     }
-    ["<head", "<body", "<div", "<p>", "<p ", "<meta", "<title", "<article", "<br"]
-        .iter()
-        .filter(|tag| head.contains(*tag))
-        .count()
-        >= 2
+    ["<head", "<body", "<div", "<p>", "<p ", "<meta", "<title", "<article", "<br"].iter().filter(|tag| head.contains(*tag)).count() >= 2
 }
 
 /// Extracts the article from an HTML page.
@@ -45,40 +41,24 @@ pub fn extract(html: &str) -> HtmlArticle {
         Ok(article) if !article.text_content.trim().is_empty() => article.text_content.to_string(),
         _ => readability.doc.select("body").formatted_text().to_string(),
     };
-    let mut meta = Meta {
-        title: headline,
-        date: metadata.published_time.as_deref().and_then(parse_date),
-        ..Meta::default()
-    };
+    let mut meta = Meta { title: headline, date: metadata.published_time.as_deref().and_then(parse_date), ..Meta::default() };
     meta.fill_from(page_meta);
     HtmlArticle { meta, text: body }
 }
 
 fn headline(readability: &Readability, page_title: &str) -> Option<String> {
     let page_title = collapse_spaces(page_title);
-    let h1s: Vec<String> = readability
-        .doc
-        .select("h1")
-        .iter()
-        .map(|h1| collapse_spaces(&h1.text()))
-        .filter(|text| !text.is_empty())
-        .collect();
-    let matching = h1s.iter().find(|h1| {
-        !page_title.is_empty() && (page_title.contains(h1.as_str()) || h1.contains(page_title.as_str()))
-    });
-    matching
-        .or((h1s.len() == 1).then(|| &h1s[0]))
-        .cloned()
-        .or((!page_title.is_empty()).then_some(page_title))
+    let h1s: Vec<String> =
+        readability.doc.select("h1").iter().map(|h1| collapse_spaces(&h1.text())).filter(|text| !text.is_empty()).collect();
+    let matching = h1s.iter().find(|h1| !page_title.is_empty() && (page_title.contains(h1.as_str()) || h1.contains(page_title.as_str())));
+    matching.or((h1s.len() == 1).then(|| &h1s[0])).cloned().or((!page_title.is_empty()).then_some(page_title))
 }
 
 /// Parses date/source/author lines from the page text between the headline and the body, where
 /// Chinese news sites print them.
 fn meta_lines_near_headline(readability: &Readability, headline: Option<&str>) -> Meta {
     let page_text = readability.doc.select("body").formatted_text().to_string();
-    let start = headline
-        .and_then(|headline| page_text.find(headline))
-        .unwrap_or(0);
+    let start = headline.and_then(|headline| page_text.find(headline)).unwrap_or(0);
     let near: String = page_text[start..].lines().take(40).collect::<Vec<_>>().join("\n");
     let mut meta = Meta::default();
     for line in near.lines() {

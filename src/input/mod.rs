@@ -9,9 +9,10 @@ use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 use encoding_rs::Encoding;
+use serde::Serialize;
 
-use crate::article::Article;
 use crate::error::{Error, Origin, Result};
+use crate::types::Article;
 
 /// One article to process: where to read it and where its brief goes in a mirrored output tree.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,12 +24,19 @@ pub struct Input {
 }
 
 /// How inputs are read.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ReadOptions {
     /// Decode with this encoding instead of detecting one.
+    #[serde(serialize_with = "encoding_name")]
     pub encoding: Option<&'static Encoding>,
-    /// Refuse inputs larger than this many bytes.
+    /// Refuse inputs larger than this many bytes. Not part of a brief's identity: a brief made
+    /// under any limit is the same brief.
+    #[serde(skip)]
     pub max_input_bytes: u64,
+}
+
+fn encoding_name<S: serde::Serializer>(encoding: &Option<&'static Encoding>, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    serializer.serialize_some(&encoding.map(Encoding::name))
 }
 
 impl Default for ReadOptions {
@@ -57,10 +65,8 @@ pub fn collect_inputs(paths: &[PathBuf]) -> (Vec<Input>, Vec<Error>) {
         match std::fs::metadata(path) {
             Err(_) => errors.push(Error::NotFound(Origin::File(path.clone()))),
             Ok(meta) if meta.is_dir() => walk_folder(path, &mut inputs, &mut errors),
-            Ok(_) => inputs.push(Input {
-                origin: Origin::File(path.clone()),
-                relative: PathBuf::from(path.file_name().unwrap_or(path.as_os_str())),
-            }),
+            Ok(_) => inputs
+                .push(Input { origin: Origin::File(path.clone()), relative: PathBuf::from(path.file_name().unwrap_or(path.as_os_str())) }),
         }
     }
     (inputs, errors)
@@ -74,9 +80,7 @@ fn walk_folder(root: &Path, inputs: &mut Vec<Input>, errors: &mut Vec<Error>) {
             Ok(entry) => entry,
             Err(err) => {
                 let origin = Origin::File(err.path().unwrap_or(root).to_path_buf());
-                let source = err.into_io_error().unwrap_or_else(|| {
-                    std::io::Error::other("symbolic link loop")
-                });
+                let source = err.into_io_error().unwrap_or_else(|| std::io::Error::other("symbolic link loop"));
                 errors.push(Error::Read { origin, source });
                 continue;
             }

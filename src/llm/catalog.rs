@@ -4,8 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
+use super::EngineSpec;
 use crate::error::Error;
+use crate::text::hex;
 
 /// One model manifest, as written in `models/NAME.toml` (the fetch script reads the same files).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -109,8 +112,13 @@ pub fn locate_cached(spec: &ModelSpec) -> Option<PathBuf> {
     if ours.is_file() {
         return Some(ours);
     }
-    let hub_cache = std::env::var_os("HF_HUB_CACHE").map(PathBuf::from).unwrap_or_else(|| hf_home().join("hub"));
-    hf_hub::Cache::new(hub_cache).model(spec.hub.repo.clone()).get(&spec.hub.file)
+    #[cfg(feature = "model")]
+    {
+        let hub_cache = std::env::var_os("HF_HUB_CACHE").map(PathBuf::from).unwrap_or_else(|| hf_home().join("hub"));
+        hf_hub::Cache::new(hub_cache).model(spec.hub.repo.clone()).get(&spec.hub.file)
+    }
+    #[cfg(not(feature = "model"))]
+    None
 }
 
 /// Whether the hub must not be contacted: `--offline` or `HF_HUB_OFFLINE=1`.
@@ -144,6 +152,11 @@ pub fn resolve(catalog: &Catalog, name_or_path: &str, offline: bool) -> Result<P
     if offline || offline_from_env() {
         return Err(Error::ModelMissing(format!("{missing}, or allow downloads (offline mode is on)")));
     }
+    download(spec, &missing)
+}
+
+#[cfg(feature = "model")]
+fn download(spec: &ModelSpec, missing: &str) -> Result<PathBuf, Error> {
     let api = hf_hub::api::sync::ApiBuilder::from_env()
         .with_progress(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .build()
@@ -153,25 +166,74 @@ pub fn resolve(catalog: &Catalog, name_or_path: &str, offline: bool) -> Result<P
         .map_err(|e| Error::ModelMissing(format!("{missing}; downloading from the hub failed: {e}")))
 }
 
-/// Checks a model file's size and SHA-256 against its manifest.
-pub fn verify_file(spec: &ModelSpec, path: &Path) -> Result<(), String> {
-    use sha2::{Digest, Sha256};
-    use std::io::Read;
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    if size != spec.size {
-        return Err(format!("size {size}, expected {}", spec.size));
+#[cfg(not(feature = "model"))]
+fn download(_spec: &ModelSpec, missing: &str) -> Result<PathBuf, Error> {
+    Err(Error::ModelMissing(missing.to_string()))
+}
+
+/// The engine for `name_or_path`, named by its file's SHA-256 without loading it: a known
+/// model's from its manifest, another file's computed once and cached by path, size and
+/// modification time. With `need_file` the file is found (or downloaded); without (`--check`),
+/// a known model needs no file at all.
+pub fn engine_spec(catalog: &Catalog, name_or_path: &str, offline: bool, requantize: bool, need_file: bool) -> Result<EngineSpec, Error> {
+    let as_path = Path::new(name_or_path);
+    if !as_path.is_file()
+        && let Some(spec) = catalog.find(name_or_path)
+    {
+        let path = if need_file { resolve(catalog, name_or_path, offline)? } else { locate_cached(spec).unwrap_or_default() };
+        return Ok(EngineSpec { model: spec.name.clone(), sha256: spec.sha256.clone(), requantize, path });
     }
-    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let path = resolve(catalog, name_or_path, offline)?;
+    let sha256 = file_sha256(&path).map_err(|e| Error::Model(format!("{}: cannot read: {e}", path.display())))?;
+    let model = path.file_name().map_or_else(|| name_or_path.to_string(), |n| n.to_string_lossy().into_owned());
+    Ok(EngineSpec { model, sha256, requantize, path })
+}
+
+/// The SHA-256 of a file, from the cache under `cache_dir()/sha256` when the file's path, size
+/// and modification time are those it was computed for: hashing a gigabyte takes a second or
+/// two, every run.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    let metadata = std::fs::metadata(path)?;
+    let modified = metadata.modified()?.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let canonical = path.canonicalize()?;
+    let key = hex(&Sha256::digest(format!("{}\0{}\0{}", canonical.display(), metadata.len(), modified.as_nanos())));
+    let cached = cache_dir().join("sha256").join(&key);
+    if let Ok(digest) = std::fs::read_to_string(&cached)
+        && digest.len() == 64
+    {
+        return Ok(digest);
+    }
+    let digest = hash_file(path)?;
+    // A cache that cannot be written only costs time on the next run.
+    if std::fs::create_dir_all(cached.parent().unwrap_or(Path::new("."))).is_ok() {
+        let _ = std::fs::write(&cached, &digest);
+    }
+    Ok(digest)
+}
+
+fn hash_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
-        let read = file.read(&mut buffer).map_err(|e| e.to_string())?;
+        let read = file.read(&mut buffer)?;
         if read == 0 {
             break;
         }
         hasher.update(&buffer[..read]);
     }
-    let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Checks a model file's size and SHA-256 against its manifest (hashing the whole file: a check
+/// that trusts no cache).
+pub fn verify_file(spec: &ModelSpec, path: &Path) -> Result<(), String> {
+    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if size != spec.size {
+        return Err(format!("size {size}, expected {}", spec.size));
+    }
+    let digest = hash_file(path).map_err(|e| e.to_string())?;
     if digest == spec.sha256 { Ok(()) } else { Err(format!("sha256 {digest}, expected {}", spec.sha256)) }
 }
 

@@ -1,53 +1,23 @@
-//! The model stage's engine: loading a GGUF model, its tokenizer and chat template, and generating.
-//!
-//! One [`Model`] is loaded per process and reused for every article. The transformer itself sits
-//! behind [`CausalLm`], so another family (Qwen3, Llama) is a new loader, not a rewrite.
+//! The engine behind the model stage: one [`Backend`] interface (chat replies under constraints,
+//! several candidates at once, the log-probability of a given reply), and the engines that
+//! implement it. [`local`] runs a GGUF model on the CPU with Candle (the `model` feature);
+//! [`catalog`] knows the shipped models and where their files are.
 
-pub mod bytes;
 pub mod catalog;
-pub mod generate;
-pub mod gguf;
-pub mod kernels;
-pub mod qwen2;
-pub mod requantize;
-pub mod template;
-pub mod testing;
+#[cfg(feature = "model")]
+pub mod local;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
 
 pub use catalog::{Catalog, ModelSpec};
-pub use generate::{GenerateOptions, Sampling};
-pub use gguf::Model;
 
-/// A decoder-only transformer: feed tokens at a position, get the logits of the last one.
-pub trait CausalLm: Send {
-    /// Runs `tokens` starting at `position` (the number of tokens already in the cache) and returns
-    /// the vocabulary logits after the last token.
-    fn forward(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>>;
-    /// Runs each row's `tokens` from `position` and returns the log-probability the model gives
-    /// each token of that row's `next` after the tokens up to its match among the last
-    /// `next.len()` of `tokens` (`next[0]` follows `tokens[tokens.len() - next.len()]`). One row
-    /// continues the cached sequence like [`CausalLm::forward`]; several continue it separately,
-    /// as one batch, like [`CausalLm::forward_rows`] (rows may differ in length; a row that has
-    /// ended may be empty).
-    fn log_probs(&mut self, rows: &[(&[u32], &[u32])], position: usize) -> candle_core::Result<Vec<Vec<f32>>>;
-    /// Runs one token for each of several sequences that continue the cached one separately, all
-    /// at `position`, and returns each one's logits. The first such call copies the cache into one
-    /// cache per sequence; truncating back into the shared part makes it one sequence again.
-    fn forward_rows(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<Vec<f32>>>;
-    /// Keeps only the listed sequences (indices among those [`CausalLm::forward_rows`] runs), in
-    /// that order: finished sequences stop costing work.
-    fn keep_rows(&mut self, rows: &[usize]) -> candle_core::Result<()>;
-    /// Forgets the cached keys and values: the next call starts a new sequence at position 0.
-    fn reset(&mut self) -> candle_core::Result<()> {
-        self.truncate(0)
-    }
-    /// Positions held in the key/value cache.
-    fn cached_len(&self) -> usize;
-    /// Keeps only the first `len` cached positions, so a prompt sharing them continues from there.
-    fn truncate(&mut self, len: usize) -> candle_core::Result<()>;
-}
+use crate::error::Error;
 
-/// A chat message for the model's chat template.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// A chat message, as chat templates and OpenAI-compatible servers take them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
     /// `system`, `user` or `assistant`.
     pub role: String,
@@ -69,5 +39,144 @@ impl Message {
     /// A user message.
     pub fn user(content: impl Into<String>) -> Message {
         Message { role: "user".into(), content: content.into() }
+    }
+}
+
+/// Nucleus threshold of every sampled decoding zhbrief asks for.
+pub const TOP_P: f64 = 0.95;
+
+/// Random sampling instead of greedy decoding; the seed makes it repeatable.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sampling {
+    /// Softmax temperature.
+    pub temperature: f64,
+    /// Nucleus threshold.
+    pub top_p: f64,
+    /// RNG seed.
+    pub seed: u64,
+}
+
+impl Sampling {
+    /// Sampling at `temperature` with the standard nucleus ([`TOP_P`]) and `seed`.
+    pub fn new(temperature: f64, seed: u64) -> Sampling {
+        Sampling { temperature, top_p: TOP_P, seed }
+    }
+}
+
+/// How to generate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateOptions {
+    /// Most tokens to generate.
+    pub max_new_tokens: usize,
+    /// Forbid every token that could spell a Han character or full-width punctuation.
+    pub english_only: bool,
+    /// `None`: greedy.
+    pub sampling: Option<Sampling>,
+    /// Penalty on tokens seen in the last few dozen tokens (1.0 = none); small models loop
+    /// without one.
+    pub repeat_penalty: f32,
+    /// Keep going past stop tokens up to `max_new_tokens` (benchmarks want exactly N tokens).
+    pub ignore_stop_tokens: bool,
+}
+
+impl Default for GenerateOptions {
+    fn default() -> Self {
+        GenerateOptions { max_new_tokens: 256, english_only: false, sampling: None, repeat_penalty: 1.1, ignore_stop_tokens: false }
+    }
+}
+
+/// What a generation produced, with timings for `zhbrief bench` and `-v`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    /// The text, `<think>` blocks removed, trimmed.
+    pub text: String,
+    /// Tokens in the prompt.
+    pub prompt_tokens: usize,
+    /// Tokens generated (stop token excluded).
+    pub generated_tokens: usize,
+    /// Time to process the prompt.
+    pub prompt_time: Duration,
+    /// Time to generate.
+    pub generation_time: Duration,
+    /// Whether generation stopped at the token cap rather than a stop token.
+    pub hit_token_cap: bool,
+}
+
+/// What the model stage asks of an engine.
+pub trait Backend: Send {
+    /// The number of tokens `text` takes (the model stage cuts long articles by it).
+    fn count_tokens(&self, text: &str) -> Result<usize, Error>;
+
+    /// One assistant reply to `messages` per entry of `options` (say, greedy and several seeded
+    /// samples); `on_text` receives the first as it is produced.
+    fn replies(
+        &mut self,
+        messages: &[Message],
+        options: &[GenerateOptions],
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Vec<Generation>, Error>;
+
+    /// The log-probability the model gives `reply` as the assistant's answer to each of
+    /// `conversations`; `None` when the engine cannot score a given text.
+    fn score_replies(&mut self, conversations: &[&[Message]], reply: &str) -> Result<Option<Vec<f64>>, Error>;
+}
+
+/// Which engine and model a run uses: what a brief's fingerprint names, resolved without
+/// loading anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EngineSpec {
+    /// The model's name: a known model's, or the file name of a GGUF given by path.
+    pub model: String,
+    /// SHA-256 of the model file: the manifest's for a known model, else the file's own.
+    pub sha256: String,
+    /// Run the model's Q4_0/Q4_1/Q5_1 tensors through a cached Q8_0 re-encoding.
+    pub requantize: bool,
+    /// Where the file is (not part of the identity: the same file anywhere is the same model).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// Loads the engine `spec` names.
+pub fn open(spec: &EngineSpec) -> Result<Box<dyn Backend>, Error> {
+    #[cfg(feature = "model")]
+    {
+        Ok(Box::new(local::Model::open(&spec.path, spec.requantize)?))
+    }
+    #[cfg(not(feature = "model"))]
+    {
+        Err(Error::ModelMissing(format!(
+            "cannot run {}: this zhbrief was built without the `model` feature (rebuild with default features)",
+            spec.model
+        )))
+    }
+}
+
+/// Removes `<think>…</think>` reasoning blocks (and an unterminated one) and trims.
+pub fn strip_think(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<think>") {
+        out.push_str(&rest[..start]);
+        match rest[start..].find("</think>") {
+            Some(end) => rest = &rest[start + end + "</think>".len()..],
+            None => {
+                rest = "";
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_think_blocks() {
+        assert_eq!(strip_think("<think>hmm</think> Answer."), "Answer.");
+        assert_eq!(strip_think("A <think>x</think>B<think>unfinished"), "A B");
+        assert_eq!(strip_think("plain"), "plain");
     }
 }

@@ -13,10 +13,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::app::Pipeline;
 use crate::error::{Error, Origin, exit};
 use crate::input::{self, Input};
+use crate::pipeline::Pipeline;
 use crate::render::{self, Format};
+use crate::settings::fingerprint;
 
 /// File name of the digest of all briefs, at the top of the output folder.
 pub const INDEX_FILE: &str = "index.md";
@@ -70,6 +71,8 @@ pub enum ProgressMode {
 /// What batch mode needs beyond the pipeline settings.
 #[derive(Debug, Clone)]
 pub struct BatchOptions {
+    /// Files, folders or `-`.
+    pub inputs: Vec<PathBuf>,
     /// Output folder.
     pub out: PathBuf,
     /// Write nothing; report stale or missing briefs.
@@ -113,15 +116,14 @@ const MARKDOWN_RECORD_SUFFIX: &str = " -->";
 
 /// Runs a batch (or a check) over the inputs; returns the exit code.
 pub fn run(pipeline: &Pipeline, options: &BatchOptions, interrupted: Arc<AtomicBool>) -> u8 {
-    let settings = pipeline.settings();
-    let (mut inputs, walk_errors) = input::collect_inputs(&settings.inputs);
+    let (mut inputs, walk_errors) = input::collect_inputs(&options.inputs);
     if let Some(shard) = options.shard {
         inputs.retain(|input| shard.contains(&input.relative));
     }
     let progress = Progress::new(options, inputs.len());
     walk_errors.iter().for_each(|err| progress.error(&err.to_string()));
 
-    let planned = plan_outputs(&inputs, &options.out, settings.format);
+    let planned = plan_outputs(&inputs, &options.out, pipeline.settings().brief.format);
     let stop = AtomicBool::new(false);
     let identity = pipeline.identity();
     let run_one = |(input, target): &(Input, Result<PathBuf, String>)| -> Outcome {
@@ -131,7 +133,7 @@ pub fn run(pipeline: &Pipeline, options: &BatchOptions, interrupted: Arc<AtomicB
         progress.start(input);
         let outcome = match target {
             Err(reason) => Err(Error::Config(format!("{}: {reason}", input.origin))),
-            Ok(path) => process(input, path, pipeline, &identity, options),
+            Ok(path) => process(input, path, pipeline, identity, options),
         };
         let outcome = outcome.unwrap_or_else(|err| {
             progress.error(&err.to_string());
@@ -200,26 +202,9 @@ fn plan_outputs(inputs: &[Input], out: &Path, format: Format) -> Vec<(Input, Res
         .collect()
 }
 
-/// The fingerprint of a brief: everything its bytes depend on. A brief whose embedded
-/// fingerprint matches is up to date and is not made again.
-fn fingerprint(identity: &str, input_bytes: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(identity.as_bytes());
-    hasher.update([0]);
-    hasher.update(input_bytes);
-    hex(&hasher.finalize())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}
-
 fn process(input: &Input, path: &Path, pipeline: &Pipeline, identity: &str, options: &BatchOptions) -> Result<Outcome, Error> {
     let settings = pipeline.settings();
-    let bytes = input::read_bytes(&input.origin, settings.read.max_input_bytes)?;
+    let bytes = input::read_bytes(&input.origin, settings.max_input_bytes)?;
     let fingerprint = fingerprint(identity, &bytes);
     let existing = read_record(path);
     if existing.as_ref().is_some_and(|record| record.fingerprint == fingerprint) {
@@ -232,12 +217,12 @@ fn process(input: &Input, path: &Path, pipeline: &Pipeline, identity: &str, opti
     let record = Record {
         fingerprint,
         input: input.relative.to_string_lossy().replace('\\', "/"),
-        title: brief.title.clone(),
-        date: brief.date.clone(),
-        source: brief.source.clone(),
+        title: brief.meta.title.clone(),
+        date: brief.meta.date.clone(),
+        source: brief.meta.source.clone(),
         first_point: brief.key_points.first().cloned(),
     };
-    let text = match settings.format {
+    let text = match settings.brief.format {
         Format::Markdown => {
             let record = serde_json::to_string(&record).expect("record serialises");
             // `>` cannot occur in JSON outside strings, so escaping it keeps `-->` out of the comment.
@@ -292,11 +277,7 @@ fn write_atomically(root: &Path, path: &Path, contents: &[u8]) -> Result<(), Err
     if !folder.canonicalize().map_err(write_error)?.starts_with(&real_root) {
         return Err(write_error(std::io::Error::other("the folder leads outside the output folder")));
     }
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".zhbrief-")
-        .suffix(".tmp")
-        .tempfile_in(folder)
-        .map_err(write_error)?;
+    let mut temporary = tempfile::Builder::new().prefix(".zhbrief-").suffix(".tmp").tempfile_in(folder).map_err(write_error)?;
     temporary.write_all(contents).map_err(write_error)?;
     temporary.persist(path).map_err(|e| write_error(e.error))?;
     Ok(())
@@ -398,7 +379,7 @@ impl Progress {
             bar.inc(1);
         }
         if let Some(every) = self.plain_every
-            && (done % every == 0 || done == self.total)
+            && (done.is_multiple_of(every) || done == self.total)
         {
             eprintln!("zhbrief: {done}/{} articles", self.total);
         }

@@ -2,7 +2,7 @@
 
 use minijinja::{Environment, ErrorKind, context};
 
-use super::Message;
+use crate::llm::Message;
 
 /// A compiled chat template.
 pub struct ChatTemplate {

@@ -1,7 +1,7 @@
 //! The Qwen2 family (Qwen2, Qwen2.5, Qwen2.5-Coder): zhbrief's own forward pass on Candle tensors.
 //!
-//! Adapted from candle-transformers' `quantized_qwen2` (MIT/Apache-2.0). zhbrief owns it because the
-//! speed targets of issue #5 need what that model keeps private. Measured with `zhbrief bench` on
+//! Adapted from candle-transformers' `quantized_qwen2` (MIT/Apache-2.0). zhbrief owns it because its
+//! speed needs what that model keeps private. Measured with `zhbrief bench` on
 //! the real article (1,336 prompt tokens, 2-core EPYC), the two changes below took prompt
 //! processing from 51 to 103 tokens/s and generation from 16.4 to 24.8 tokens/s:
 //! - a prompt batch multiplies by weights dequantised to f32 for that one call, through Candle's
@@ -181,7 +181,15 @@ fn with_cpu_slice<T>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
 /// `queries` is `(heads, seq, head_dim)`; `keys_t` is `(kv_heads, head_dim, capacity)` and
 /// `values` `(kv_heads, capacity, head_dim)`, holding positions `0..position + seq`; query row `i`
 /// sits at `position + i` and sees the positions up to its own. Returns `(seq, heads, head_dim)`.
-fn attend_few(queries: &[f32], keys_t: &[f32], values: &[f32], capacity: usize, position: usize, seq: usize, geometry: &Geometry) -> Vec<f32> {
+fn attend_few(
+    queries: &[f32],
+    keys_t: &[f32],
+    values: &[f32],
+    capacity: usize,
+    position: usize,
+    seq: usize,
+    geometry: &Geometry,
+) -> Vec<f32> {
     /// Positions per block of scores: the group's score rows for one block stay in L1.
     const BLOCK: usize = 256;
     let Geometry { heads, kv_heads, head_dim, .. } = *geometry;
@@ -333,7 +341,11 @@ impl Layer {
                 with_cpu_slice(self.values.all()?, |values| {
                     (0..batch)
                         .flat_map(|b| {
-                            let (q, keys_t, values) = (&q[b * query_size..][..query_size], &keys_t[b * cache_size..][..cache_size], &values[b * cache_size..][..cache_size]);
+                            let (q, keys_t, values) = (
+                                &q[b * query_size..][..query_size],
+                                &keys_t[b * cache_size..][..cache_size],
+                                &values[b * cache_size..][..cache_size],
+                            );
                             attend_few(q, keys_t, values, capacity, position, seq, geometry)
                         })
                         .collect::<Vec<f32>>()
@@ -349,10 +361,12 @@ impl Layer {
             let scores = (q.matmul(&keys_t)? * (1.0 / (head_dim as f64).sqrt()))?;
             let scores = match mask {
                 None => scores,
-                Some(mask) => scores
-                    .reshape((batch, kv_heads, group, seq, kv_len))?
-                    .broadcast_add(mask)?
-                    .reshape((batch, kv_heads, group * seq, kv_len))?,
+                Some(mask) => scores.reshape((batch, kv_heads, group, seq, kv_len))?.broadcast_add(mask)?.reshape((
+                    batch,
+                    kv_heads,
+                    group * seq,
+                    kv_len,
+                ))?,
             };
             let weights = candle_nn::ops::softmax_last_dim(&scores)?;
             let y = weights.matmul(&v)?;
@@ -384,19 +398,14 @@ fn rotary_tables(head_dim: usize, base: f32, positions: usize, device: &Device) 
 
 /// `(seq, position + seq)`: 0 where a prompt token may attend, −∞ after it.
 fn causal_mask(seq: usize, position: usize, device: &Device) -> Result<Tensor> {
-    let mask: Vec<f32> = (0..seq)
-        .flat_map(|i| (0..position + seq).map(move |j| if j > position + i { f32::NEG_INFINITY } else { 0.0 }))
-        .collect();
+    let mask: Vec<f32> =
+        (0..seq).flat_map(|i| (0..position + seq).map(move |j| if j > position + i { f32::NEG_INFINITY } else { 0.0 })).collect();
     Tensor::from_slice(&mask, (seq, position + seq), device)
 }
 
 impl Qwen2 {
     /// Loads the weights of a parsed GGUF file.
-    pub fn load<R: std::io::Read + std::io::Seek>(
-        content: gguf_file::Content,
-        reader: &mut R,
-        device: &Device,
-    ) -> Result<Qwen2> {
+    pub fn load<R: std::io::Read + std::io::Seek>(content: gguf_file::Content, reader: &mut R, device: &Device) -> Result<Qwen2> {
         let metadata = |key: &str| match content.metadata.get(key) {
             Some(value) => Ok(value),
             None => candle_core::bail!("cannot find {key} in metadata"),
@@ -520,7 +529,8 @@ impl CausalLm for Qwen2 {
         // Shorter rows are padded at their end: a causal model's earlier positions never see
         // what follows them, and the padding's keys and values are never read (the caller cuts
         // the cache back before anything continues it).
-        let padded: Vec<u32> = rows.iter().flat_map(|(tokens, _)| tokens.iter().copied().chain(std::iter::repeat_n(0, width - tokens.len()))).collect();
+        let padded: Vec<u32> =
+            rows.iter().flat_map(|(tokens, _)| tokens.iter().copied().chain(std::iter::repeat_n(0, width - tokens.len()))).collect();
         let hidden = self.hidden_states(&Tensor::from_vec(padded, (rows.len(), width), &self.device)?, position)?;
         // The vocabulary product, the largest, only for the positions scored, all rows at once.
         let scored = rows
@@ -598,7 +608,7 @@ mod tests {
     fn both(format: GgmlDType) -> (Qwen2, ModelWeights) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tiny.gguf");
-        crate::llm::testing::write_tiny_qwen2_as(&path, format).unwrap();
+        crate::llm::local::testing::write_tiny_qwen2_as(&path, format).unwrap();
         let open = || {
             let mut file = std::fs::File::open(&path).unwrap();
             (gguf_file::Content::read(&mut file).unwrap(), file)

@@ -13,6 +13,8 @@ use tokenizers::Tokenizer;
 use super::template::{CHATML, ChatTemplate};
 use super::{CausalLm, qwen2::Qwen2};
 use crate::error::Error;
+use crate::llm::catalog;
+use crate::text::hex;
 
 /// A loaded model: the transformer, its tokenizer, chat template and stop tokens.
 pub struct Model {
@@ -24,7 +26,6 @@ pub struct Model {
     pub(crate) english_tokens: std::sync::OnceLock<Vec<bool>>,
     /// The last prompt processed, which the model's cache begins with (see `Model::generate`).
     pub(crate) last_prompt: Option<super::generate::LastPrompt>,
-    identity: String,
     path: PathBuf,
 }
 
@@ -42,7 +43,7 @@ impl Model {
         let mut reader = BufReader::new(File::open(path).map_err(|e| model_error(path, format!("cannot open: {e}")))?);
         let content = gguf_file::Content::read(&mut reader).map_err(|e| model_error(path, format!("not a GGUF model: {e}")))?;
         let source_identity = identity(path, &content, &mut reader).map_err(|e| model_error(path, e))?;
-        let cache = super::catalog::cache_dir().join("q8_0");
+        let cache = catalog::cache_dir().join("q8_0");
         Model::load(&super::requantize::fast_variant(path, &source_identity, &cache)?)
     }
 
@@ -52,7 +53,6 @@ impl Model {
         let file = File::open(path).map_err(|e| model_error(path, format!("cannot open: {e}")))?;
         let mut reader = BufReader::new(file);
         let content = gguf_file::Content::read(&mut reader).map_err(|e| model_error(path, format!("not a GGUF model: {e}")))?;
-        let identity = identity(path, &content, &mut reader).map_err(|e| model_error(path, e))?;
         let string = |key: &str| content.metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
         let architecture = string("general.architecture").unwrap_or_default();
 
@@ -78,14 +78,8 @@ impl Model {
             stop_tokens,
             english_tokens: std::sync::OnceLock::new(),
             last_prompt: None,
-            identity,
             path: path.to_path_buf(),
         })
-    }
-
-    /// A short stable identity of the model file, for brief fingerprints.
-    pub fn identity(&self) -> &str {
-        &self.identity
     }
 
     /// Where the model was loaded from.
@@ -115,8 +109,9 @@ fn stop_tokens(content: &gguf_file::Content, tokenizer: &Tokenizer) -> Vec<u32> 
     stops
 }
 
-/// Hashes the file name, size, header and first MiB of tensor data: unique in practice for model
-/// files, and cheap where hashing half a gigabyte on every run would not be.
+/// Names a model file's content for the cache of its re-encoding: the file name, size, header and
+/// first MiB of tensor data, unique in practice for model files, and cheap where hashing half a
+/// gigabyte on every run would not be.
 fn identity<R: Read + Seek>(path: &Path, content: &gguf_file::Content, reader: &mut R) -> std::io::Result<String> {
     let size = reader.seek(SeekFrom::End(0))?;
     let mut hasher = Sha256::new();
@@ -130,5 +125,5 @@ fn identity<R: Read + Seek>(path: &Path, content: &gguf_file::Content, reader: &
     reader.seek(SeekFrom::Start(0))?;
     let digest = hasher.finalize();
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(format!("{name}@{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(format!("{name}@{}", hex(&digest[..8])))
 }

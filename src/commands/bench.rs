@@ -5,8 +5,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::error::Error;
-use crate::llm::{self, Catalog, GenerateOptions, Message, Model};
+use super::fail;
+use crate::error::{Error, Origin, exit};
+use crate::llm::local::Model;
+use crate::llm::{self, Catalog, GenerateOptions, Message};
 
 /// The figures one bench run measures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -29,9 +31,46 @@ pub struct BenchReport {
     pub threads: usize,
 }
 
-/// Loads `model` (its Q8_0 re-encoding with `requantize`), processes `prompt_text` as a user message in the model's chat template and
-/// generates `max_tokens` tokens greedily.
-pub fn run(model: &str, offline: bool, requantize: bool, prompt_text: &str, max_tokens: usize) -> Result<BenchReport, Error> {
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchRequest {
+    /// A model name or GGUF path [default: the default model].
+    pub model: Option<String>,
+    /// Text used as the prompt (as a user message in the model's chat template).
+    pub prompt_file: std::path::PathBuf,
+    /// Tokens to generate.
+    pub max_tokens: usize,
+    /// Print JSON instead of a table.
+    pub json: bool,
+    /// Never contact the hub.
+    pub offline: bool,
+    /// Measure through the cached Q8_0 re-encoding of Q4_0/Q4_1/Q5_1 tensors.
+    pub requantize: bool,
+}
+
+/// Runs `zhbrief bench` and prints its report; returns the exit code.
+pub fn run(request: &BenchRequest) -> u8 {
+    let prompt = match std::fs::read_to_string(&request.prompt_file) {
+        Ok(prompt) => prompt,
+        Err(source) => return fail(&Error::Read { origin: Origin::File(request.prompt_file.clone()), source }),
+    };
+    let model = request.model.clone().unwrap_or_else(|| Catalog::builtin().default_model().name.clone());
+    match measure(&model, request.offline, request.requantize, &prompt, request.max_tokens) {
+        Ok(report) => {
+            if request.json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+            } else {
+                print!("{}", report.to_text());
+            }
+            exit::OK
+        }
+        Err(err) => fail(&err),
+    }
+}
+
+/// Loads `model` (its Q8_0 re-encoding with `requantize`), processes `prompt_text` as a user
+/// message in the model's chat template and generates `max_tokens` tokens greedily.
+pub fn measure(model: &str, offline: bool, requantize: bool, prompt_text: &str, max_tokens: usize) -> Result<BenchReport, Error> {
     let path = llm::catalog::resolve(&Catalog::builtin(), model, offline)?;
     // Made outside the timing: the re-encoding is a one-time cost, cached for later runs.
     let path = if requantize { Model::open(&path, true)?.path().to_path_buf() } else { path };
@@ -67,7 +106,14 @@ impl BenchReport {
     pub fn to_text(&self) -> String {
         format!(
             "model              {}\nthreads            {}\nload               {:.2} s\nprompt             {} tokens, {:.1} tokens/s\ngeneration         {} tokens, {:.1} tokens/s\npeak RSS           {:.0} MiB\n",
-            self.model, self.threads, self.load_s, self.prompt_tokens, self.prompt_tokens_per_s, self.gen_tokens, self.gen_tokens_per_s, self.peak_rss_mib
+            self.model,
+            self.threads,
+            self.load_s,
+            self.prompt_tokens,
+            self.prompt_tokens_per_s,
+            self.gen_tokens,
+            self.gen_tokens_per_s,
+            self.peak_rss_mib
         )
     }
 }

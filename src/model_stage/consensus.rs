@@ -90,7 +90,9 @@ mod tests {
         // Recall weighs more: a hypothesis missing half the reference scores below one adding
         // as much again.
         let reference = "the city opened sixty schools this year";
-        assert!(chrf("the city opened sixty schools", reference) < chrf("the city opened sixty schools this year with new teachers", reference));
+        assert!(
+            chrf("the city opened sixty schools", reference) < chrf("the city opened sixty schools this year with new teachers", reference)
+        );
     }
 
     #[test]
@@ -103,14 +105,10 @@ mod tests {
 
     #[test]
     fn the_candidate_most_others_agree_with_wins() {
-        let candidates: Vec<String> = [
-            "Bananas are yellow.",
-            "A school opened in May.",
-            "The school opened in May.",
-            "The school opened in May.",
-        ]
-        .map(String::from)
-        .into();
+        let candidates: Vec<String> =
+            ["Bananas are yellow.", "A school opened in May.", "The school opened in May.", "The school opened in May."]
+                .map(String::from)
+                .into();
         let agreement = agreement(&candidates);
         assert_eq!(choose(&agreement, &[0.0; 4]), 2, "the translation given twice, not the outlier");
         let same = vec!["same".to_string(), "same".to_string()];

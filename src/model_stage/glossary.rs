@@ -10,8 +10,8 @@ use regex::Regex;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::facts::normalise_digits;
 use crate::segment;
+use crate::text::{Dateline, fold_width, is_han};
 
 /// One rendering: source text and its English.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,7 +48,7 @@ const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高�
 /// wrong famous name (新华社 became "The New York Times" in most WMT22 datelines); no crate holds
 /// such a list, so it is data kept beside this module.
 static KNOWN_NAMES: LazyLock<BTreeMap<&'static str, &'static str>> = LazyLock::new(|| {
-    include_str!("glossary/known-names.tsv")
+    include_str!("known-names.tsv")
         .lines()
         .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
         .filter_map(|line| line.split_once('\t'))
@@ -140,8 +140,8 @@ fn with_thousands(digits: &str) -> String {
 fn english_date(month: &str, day: &str) -> Option<String> {
     const MONTHS: [&str; 12] =
         ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
-    let month: usize = normalise_digits(month).parse().ok()?;
-    let day: usize = normalise_digits(day).parse().ok()?;
+    let month: usize = fold_width(month).parse().ok()?;
+    let day: usize = fold_width(day).parse().ok()?;
     ((1..=12).contains(&month) && (1..=31).contains(&day)).then(|| format!("{} {day}", MONTHS[month - 1]))
 }
 
@@ -150,7 +150,7 @@ fn english_date(month: &str, day: &str) -> Option<String> {
 pub fn number_hints(text: &str) -> Vec<GlossaryEntry> {
     static DATE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})日").unwrap());
     static AMOUNT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(\d+(?:\.\d+)?)(万|亿)(元|人次|人|户|吨|平方米|平方公里)?").unwrap());
-    let text = normalise_digits(text);
+    let text = fold_width(text);
     let mut hints = Vec::new();
     for caps in DATE.captures_iter(&text) {
         let Some(mut english) = english_date(&caps[2], &caps[3]) else { continue };
@@ -180,8 +180,36 @@ pub fn number_hints(text: &str) -> Vec<GlossaryEntry> {
 /// Titles and verbs of saying next to which a name is a person's: jieba's `nr` tag alone also
 /// fires on ordinary words (荣誉) and places (吴淞).
 const PERSON_CONTEXT: &[&str] = &[
-    "书记", "市长", "区长", "县长", "省长", "主任", "部长", "总理", "主席", "局长", "厅长", "院长", "校长", "经理", "董事长",
-    "总书记", "总裁", "教授", "记者", "委员", "代表", "发言人", "表示", "指出", "介绍", "强调", "认为", "说", "称", "透露",
+    "书记",
+    "市长",
+    "区长",
+    "县长",
+    "省长",
+    "主任",
+    "部长",
+    "总理",
+    "主席",
+    "局长",
+    "厅长",
+    "院长",
+    "校长",
+    "经理",
+    "董事长",
+    "总书记",
+    "总裁",
+    "教授",
+    "记者",
+    "委员",
+    "代表",
+    "发言人",
+    "表示",
+    "指出",
+    "介绍",
+    "强调",
+    "认为",
+    "说",
+    "称",
+    "透露",
 ];
 
 fn is_person(name: &str, text: &str) -> bool {
@@ -226,37 +254,40 @@ fn byline_names(text: &str) -> Vec<&str> {
 /// English name and the place one too, or is a Chinese place (jieba `ns`) of two or three
 /// characters, which pinyin renders (西宁 → Xining); a foreign place has no safe pinyin.
 pub fn dateline(unit: &str) -> Option<(String, usize)> {
-    static DATELINE: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r"^\s*(\p{Han}{4,10}?)\s*([0-9０-９]{1,2})月([0-9０-９]{1,2})日电\s*(?:[（(][^（）()]{2,40}[）)])?").unwrap());
-    let caps = DATELINE.captures(unit)?;
-    let head = &caps[1];
+    let line = Dateline::parse(unit)?;
+    let (month, day) = line.date?;
+    let head = line.head;
+    if !matches!(line.kind, "电" | "電") || !(4..=10).contains(&head.chars().count()) || !head.chars().all(is_han) {
+        return None;
+    }
     let (agency, place) = head.char_indices().skip(2).find_map(|(at, _)| {
         let agency = KNOWN_NAMES.get(&head[..at])?;
         let place = &head[at..];
         let english = match KNOWN_NAMES.get(place) {
             Some(english) => english.to_string(),
-            None if (2..=3).contains(&place.chars().count()) && segment::jieba().tag(place, true).iter().all(|t| t.word == place && t.tag == "ns") => {
+            None if (2..=3).contains(&place.chars().count())
+                && segment::jieba().tag(place, true).iter().all(|t| t.word == place && t.tag == "ns") =>
+            {
                 capitalise(&pinyin_of(place)?.concat())
             }
             None => return None,
         };
         Some((agency, english))
     })?;
-    let mut english = format!("{agency}, {place}, {}", english_date(&caps[2], &caps[3])?);
-    let whole = caps.get(0).expect("the match");
-    let byline = &unit[caps.get(3).expect("the day").end() + "日电".len()..whole.end()];
-    let names: Vec<String> = byline_names(&unit[..whole.end()]).into_iter().filter_map(person_in_pinyin).collect();
-    if !byline.trim().is_empty() {
-        let Some((last, earlier)) = names.split_last() else {
-            // A note in brackets that is no byline: the model translates it with the rest.
-            let end = whole.end() - byline.trim_start().len();
-            return Some((english, unit[..end].trim_end().len()));
-        };
-        let role = if byline.contains("记者") { if earlier.is_empty() { "reporter " } else { "reporters " } } else { "" };
-        let listed = if earlier.is_empty() { last.clone() } else { format!("{} and {last}", earlier.join(", ")) };
-        english.push_str(&format!(" ({role}{listed})"));
-    }
-    Some((english, whole.end()))
+    let mut english = format!("{agency}, {place}, {}", english_date(month, day)?);
+    let Some(credit) = line.credit else {
+        return Some((english, line.end));
+    };
+    let names: Vec<String> = byline_names(&unit[..line.end]).into_iter().filter_map(person_in_pinyin).collect();
+    let Some((last, earlier)) = names.split_last() else {
+        // A note in brackets that is no byline: the model translates it with the rest.
+        let bracket = unit[..line.end].rfind(['（', '(']).unwrap_or(line.end);
+        return Some((english, unit[..bracket].trim_end().len()));
+    };
+    let role = if credit.contains("记者") { if earlier.is_empty() { "reporter " } else { "reporters " } } else { "" };
+    let listed = if earlier.is_empty() { last.clone() } else { format!("{} and {last}", earlier.join(", ")) };
+    english.push_str(&format!(" ({role}{listed})"));
+    Some((english, line.end))
 }
 
 /// Builds the glossary of an article, sorted by source for deterministic prompts:
@@ -280,7 +311,7 @@ pub fn article_glossary(text: &str, user: &[GlossaryEntry]) -> Vec<GlossaryEntry
             // 湖南日报 → Hunan Daily: the provincial and city dailies are named after their place.
             place_in_english(place).map(|place| format!("{place} Daily"))
         } else if (2..=3).contains(&word.chars().count())
-            && word.chars().all(crate::input::decode::is_han)
+            && word.chars().all(is_han)
             && PLACE_SUFFIXES.iter().any(|(suffix, _)| text.contains(&format!("{word}{suffix}")))
             && text.matches(word).count() >= 2
             && matches!(tag.tag, "ns" | "nr" | "nz")
@@ -324,7 +355,7 @@ pub fn relevant(glossary: &[GlossaryEntry], unit: &str) -> Vec<GlossaryEntry> {
 /// longest first, so a longer source claims its words before a shorter one inside it.
 pub fn annotate(unit: &str, entries: &[GlossaryEntry]) -> String {
     let mut claimed: Vec<(std::ops::Range<usize>, String)> = Vec::new();
-    let digits = normalise_digits(unit);
+    let digits = fold_width(unit);
     for entry in entries {
         // Number hints are found in the text with its digits normalised (２ → 2); both have the
         // same length in chars but not in bytes, so look in whichever holds the source.
@@ -403,8 +434,16 @@ mod tests {
     #[test]
     fn datelines_are_rendered_whole() {
         let cases = [
-            ("新华社德黑兰12月11日电（记者高文成 王守宝）伊朗总统莱希说", "Xinhua News Agency, Tehran, December 11 (reporters Gao Wencheng and Wang Shoubao)", "伊朗总统莱希说"),
-            ("新华社北京５月２０日电（黄小希 周珊珊）记者２０日获悉", "Xinhua News Agency, Beijing, May 20 (Huang Xiaoxi and Zhou Shanshan)", "记者２０日获悉"),
+            (
+                "新华社德黑兰12月11日电（记者高文成 王守宝）伊朗总统莱希说",
+                "Xinhua News Agency, Tehran, December 11 (reporters Gao Wencheng and Wang Shoubao)",
+                "伊朗总统莱希说",
+            ),
+            (
+                "新华社北京５月２０日电（黄小希 周珊珊）记者２０日获悉",
+                "Xinhua News Agency, Beijing, May 20 (Huang Xiaoxi and Zhou Shanshan)",
+                "记者２０日获悉",
+            ),
             ("新华社西宁12月11日电 记者从青海省获悉", "Xinhua News Agency, Xining, December 11", "记者从青海省获悉"),
             ("中新社萨拉热窝12月11日电（图）波黑", "China News Service, Sarajevo, December 11", "（图）波黑"),
         ];
@@ -413,7 +452,13 @@ mod tests {
             assert_eq!((found.as_str(), &unit[end..]), (english, rest));
         }
         // An unknown agency, a place with no safe English, no dateline at the start, a wrong date.
-        for unit in ["本报北京12月11日电 记者", "新华社记者12月11日电", "新华社萨拉热沃12月11日电", "他说新华社北京12月11日电", "新华社北京13月11日电"] {
+        for unit in [
+            "本报北京12月11日电 记者",
+            "新华社记者12月11日电",
+            "新华社萨拉热沃12月11日电",
+            "他说新华社北京12月11日电",
+            "新华社北京13月11日电",
+        ] {
             assert_eq!(dateline(unit), None, "{unit}");
         }
     }
@@ -428,7 +473,13 @@ mod tests {
         assert_eq!(find("伊朗"), Some("Iran"));
         assert_eq!(find("粤港澳大湾区"), Some("Guangdong-Hong Kong-Macao Greater Bay Area"), "long names match inside words");
         assert_eq!(find("湖南日报"), Some("Hunan Daily"));
-        for (name, pinyin) in [("高文成", "Gao Wencheng"), ("王守宝", "Wang Shoubao"), ("张尚武", "Zhang Shangwu"), ("胡盼盼", "Hu Panpan"), ("刘晓玲", "Liu Xiaoling")] {
+        for (name, pinyin) in [
+            ("高文成", "Gao Wencheng"),
+            ("王守宝", "Wang Shoubao"),
+            ("张尚武", "Zhang Shangwu"),
+            ("胡盼盼", "Hu Panpan"),
+            ("刘晓玲", "Liu Xiaoling"),
+        ] {
             assert_eq!(find(name), Some(pinyin), "byline name {name}");
         }
         assert_eq!(find("朝鲜"), None, "朝鲜族 is an ethnic group, not North Korea");

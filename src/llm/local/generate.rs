@@ -1,46 +1,14 @@
 //! Text generation: greedy by default (deterministic), seeded sampling on request, stop tokens,
 //! a token cap, streaming, and an English-only constraint.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 use candle_transformers::generation::{LogitsProcessor, Sampling as CandleSampling};
 
-use super::{Message, Model, bytes};
+use super::{Model, bytes};
 use crate::error::Error;
-
-/// Random sampling instead of greedy decoding; the seed makes it repeatable.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Sampling {
-    /// Softmax temperature.
-    pub temperature: f64,
-    /// Nucleus threshold.
-    pub top_p: f64,
-    /// RNG seed.
-    pub seed: u64,
-}
-
-/// How to generate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GenerateOptions {
-    /// Most tokens to generate.
-    pub max_new_tokens: usize,
-    /// Forbid every token that could spell a Han character or full-width punctuation.
-    pub english_only: bool,
-    /// `None`: greedy.
-    pub sampling: Option<Sampling>,
-    /// Penalty on tokens seen in the last [`REPEAT_WINDOW`] tokens (1.0 = none); small models loop
-    /// without one.
-    pub repeat_penalty: f32,
-    /// Keep going past stop tokens up to `max_new_tokens` (benchmarks want exactly N tokens).
-    pub ignore_stop_tokens: bool,
-}
-
-impl Default for GenerateOptions {
-    fn default() -> Self {
-        GenerateOptions { max_new_tokens: 256, english_only: false, sampling: None, repeat_penalty: 1.1, ignore_stop_tokens: false }
-    }
-}
+use crate::llm::{GenerateOptions, Generation, Message, strip_think};
 
 /// Tokens looked back at by the repeat penalty.
 pub const REPEAT_WINDOW: usize = 64;
@@ -48,32 +16,10 @@ pub const REPEAT_WINDOW: usize = 64;
 /// the attention scores' memory on long prompts.
 pub(crate) const PROMPT_BATCH: usize = 512;
 
-/// What a generation produced, with timings for `zhbrief bench` and `-v`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Generation {
-    /// The text, `<think>` blocks removed, trimmed.
-    pub text: String,
-    /// Tokens in the prompt.
-    pub prompt_tokens: usize,
-    /// Tokens generated (stop token excluded).
-    pub generated_tokens: usize,
-    /// Time to process the prompt.
-    pub prompt_time: Duration,
-    /// Time to generate.
-    pub generation_time: Duration,
-    /// Whether generation stopped at the token cap rather than a stop token.
-    pub hit_token_cap: bool,
-}
-
 impl Model {
     /// Renders `messages` with the model's chat template and generates the assistant's reply.
     /// `on_text` receives the text as it is produced (for streaming to a terminal).
-    pub fn chat(
-        &mut self,
-        messages: &[Message],
-        options: &GenerateOptions,
-        on_text: &mut dyn FnMut(&str),
-    ) -> Result<Generation, Error> {
+    pub fn chat(&mut self, messages: &[Message], options: &GenerateOptions, on_text: &mut dyn FnMut(&str)) -> Result<Generation, Error> {
         let mut generations = self.chat_candidates(messages, std::slice::from_ref(options), on_text)?;
         Ok(generations.swap_remove(0))
     }
@@ -101,11 +47,6 @@ impl Model {
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, Error> {
         let encoding = self.tokenizer.encode(text, false).map_err(|e| Error::Model(format!("tokenizer: {e}")))?;
         Ok(encoding.get_ids().to_vec())
-    }
-
-    /// Number of tokens in `text`.
-    pub fn count_tokens(&self, text: &str) -> Result<usize, Error> {
-        Ok(self.encode(text)?.len())
     }
 
     /// Generates one continuation per entry of `options` from prompt tokens whose first `shared`
@@ -224,7 +165,7 @@ impl Model {
 
     /// The log-probability the model gives `reply` as the assistant's answer to `messages` (its
     /// end-of-turn marker included), and how many tokens that covers. Used to rank candidate
-    /// translations by how well each explains its source (see `model_stage`).
+    /// translations by how well each explains its source.
     pub fn reply_log_prob(&mut self, messages: &[Message], reply: &str) -> Result<(f64, usize), Error> {
         Ok(self.reply_log_probs(std::slice::from_ref(&messages), reply)?.swap_remove(0))
     }
@@ -276,7 +217,8 @@ impl Model {
         let prompt = self.template.render(messages).map_err(Error::Model)?;
         let turns: Vec<Message> = messages.iter().cloned().chain([Message::assistant(reply)]).collect();
         let whole = self.template.render_finished(&turns).map_err(Error::Model)?;
-        let answer = whole.strip_prefix(&prompt).ok_or_else(|| Error::Model("the chat template renders a reply apart from its prompt".into()))?;
+        let answer =
+            whole.strip_prefix(&prompt).ok_or_else(|| Error::Model("the chat template renders a reply apart from its prompt".into()))?;
         let mut tokens = self.encode(&prompt)?;
         let shared = self.shared_prefix(messages, &prompt, &tokens)?;
         let prompt_len = tokens.len();
@@ -414,35 +356,5 @@ impl<'a> Row<'a> {
             return Ok(None);
         }
         Ok(Some(next))
-    }
-}
-
-/// Removes `<think>…</think>` reasoning blocks (and an unterminated one) and trims.
-pub fn strip_think(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("<think>") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find("</think>") {
-            Some(end) => rest = &rest[start + end + "</think>".len()..],
-            None => {
-                rest = "";
-                break;
-            }
-        }
-    }
-    out.push_str(rest);
-    out.trim().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strips_think_blocks() {
-        assert_eq!(strip_think("<think>hmm</think> Answer."), "Answer.");
-        assert_eq!(strip_think("A <think>x</think>B<think>unfinished"), "A B");
-        assert_eq!(strip_think("plain"), "plain");
     }
 }

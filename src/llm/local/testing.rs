@@ -127,8 +127,9 @@ pub fn write_tiny_qwen2_as(path: &Path, format: GgmlDType) -> candle_core::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{GenerateOptions, Message, Model, Sampling};
-    use crate::input::decode::is_han;
+    use crate::llm::local::Model;
+    use crate::llm::{GenerateOptions, Generation, Message, Sampling};
+    use crate::text::is_han;
 
     fn tiny_model() -> (tempfile::TempDir, Model) {
         let dir = tempfile::tempdir().unwrap();
@@ -214,7 +215,7 @@ mod tests {
         for (option, generation) in options.iter().zip(&together) {
             let (_dir, mut alone) = tiny_model();
             let single = alone.chat(&messages, option, &mut |_| {}).unwrap();
-            let summary = |g: &crate::llm::generate::Generation| (g.text.clone(), g.generated_tokens, g.hit_token_cap);
+            let summary = |g: &Generation| (g.text.clone(), g.generated_tokens, g.hit_token_cap);
             assert_eq!(summary(generation), summary(&single), "{option:?}");
         }
         // The same prompt again: one candidate from the kept prompt, after the cache was split.
@@ -251,7 +252,7 @@ mod tests {
             }
             assert!(score < 0.0 && (score - expected).abs() < 1e-3 * expected.abs(), "{score} vs {expected}");
         }
-        assert!(model.reply_log_prob(&messages, &long_reply).unwrap().1 > crate::llm::generate::PROMPT_BATCH, "spans batches");
+        assert!(model.reply_log_prob(&messages, &long_reply).unwrap().1 > crate::llm::local::generate::PROMPT_BATCH, "spans batches");
 
         // What the cache held before never changes a score, and scoring leaves generation as it was.
         let (_dir, mut warm) = tiny_model();
@@ -301,7 +302,8 @@ mod tests {
         }
         assert!(allowed[model.tokenizer().token_to_id(&bytes_token(b" the")).unwrap() as usize]);
         assert!(allowed[model.tokenizer().token_to_id("<|im_end|>").unwrap() as usize]);
-        // Unconstrained, the random model is free to produce the Han tokens; the mask is what stops it.
-        let _ = model.chat(&messages, &free, &mut |_| {}).unwrap();
+        // Unconstrained, the random model does produce Han tokens: the mask is what stops them.
+        let unconstrained = model.chat(&messages, &free, &mut |_| {}).unwrap();
+        assert!(unconstrained.text.chars().any(is_han), "{}", unconstrained.text);
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Hand-written because the tokenizers crate keeps it private, and we need the raw bytes of every
 //! vocabulary entry to know which tokens could spell a Han character (see
-//! [`crate::llm::generate`]'s English-only constraint).
+//! [`super::generate`]'s English-only constraint).
 
 use std::sync::OnceLock;
 

@@ -1,0 +1,109 @@
+//! The model stage: an abstractive Chinese summary checked against the article ([`summary`]) and
+//! an English translation of the brief ([`translation`]), written by one engine
+//! ([`crate::llm::Backend`]) with the [`prompts`] templates, the per-article [`glossary`], the
+//! [`faithfulness`] checks, [`consensus`] among candidate translations and the [`cleanup`] of
+//! what small models write around their answers.
+
+pub mod cleanup;
+pub mod consensus;
+pub mod faithfulness;
+pub mod glossary;
+pub mod prompts;
+pub mod summary;
+pub mod translation;
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::llm::{Backend, EngineSpec, GenerateOptions, Message, Sampling};
+use glossary::GlossaryEntry;
+use prompts::Prompts;
+
+/// What the model stage does and how. Everything here but `stream` and `verbose` changes the
+/// briefs it writes, and so is part of their fingerprint.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelOptions {
+    /// Write the abstractive summary.
+    pub abstractive: bool,
+    /// Translate the brief.
+    pub translate: bool,
+    /// The engine and model that write.
+    pub engine: EngineSpec,
+    /// Seeded sampling instead of greedy decoding.
+    pub sampling: Option<Sampling>,
+    /// Translations to generate per unit (the greedy one, then sampled ones), choosing the one
+    /// the others agree with most; 1 keeps the greedy translation.
+    pub candidates: usize,
+    /// The user's glossary (`--glossary`), which wins over the built-in renderings.
+    pub glossary: Vec<GlossaryEntry>,
+    /// The prompt templates.
+    pub prompts: Prompts,
+    /// Stream generated text to stderr (only when it is a terminal).
+    #[serde(skip)]
+    pub stream: bool,
+    /// Report fallbacks, candidates and timings on stderr.
+    #[serde(skip)]
+    pub verbose: bool,
+}
+
+/// The loaded engine with its options, reused for every article of a run.
+pub struct ModelStage {
+    backend: Box<dyn Backend>,
+    options: ModelOptions,
+}
+
+impl ModelStage {
+    /// Wraps a loaded engine.
+    pub fn new(backend: Box<dyn Backend>, options: ModelOptions) -> ModelStage {
+        ModelStage { backend, options }
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ModelOptions {
+        &self.options
+    }
+
+    fn prompts(&self) -> &Prompts {
+        &self.options.prompts
+    }
+
+    fn note(&self, message: &str) {
+        if self.options.verbose {
+            eprintln!("zhbrief: {message}");
+        }
+    }
+
+    /// One reply, decoded as asked, or sampled as the user asked with `--temperature`.
+    fn run(&mut self, messages: &[Message], options: GenerateOptions) -> Result<String, Error> {
+        let sampling = self.options.sampling;
+        Ok(self.run_as_given(messages, &[GenerateOptions { sampling, ..options }])?.swap_remove(0))
+    }
+
+    /// Generates one reply per entry of `options`, decoded together, with the options as they
+    /// are (the user's sampling not applied); the first reply is streamed.
+    fn run_as_given(&mut self, messages: &[Message], options: &[GenerateOptions]) -> Result<Vec<String>, Error> {
+        let stream = self.options.stream && std::io::stderr().is_terminal();
+        let mut on_text = |text: &str| {
+            if stream {
+                let _ = std::io::stderr().write_all(text.as_bytes());
+            }
+        };
+        let generations = self.backend.replies(messages, options, &mut on_text)?;
+        if stream {
+            eprintln!();
+        }
+        let generated: usize = generations.iter().map(|g| g.generated_tokens).sum();
+        let first = generations.first().ok_or_else(|| Error::Model("the engine returned no reply".into()))?;
+        self.note(&format!(
+            "model: {} prompt tokens in {:.1} s, {generated} generated in {} sequence(s) in {:.1} s{}",
+            first.prompt_tokens,
+            first.prompt_time.as_secs_f64(),
+            generations.len(),
+            first.generation_time.as_secs_f64(),
+            if generations.iter().any(|g| g.hit_token_cap) { " (token cap reached)" } else { "" }
+        ));
+        Ok(generations.into_iter().map(|g| g.text).collect())
+    }
+}
