@@ -89,6 +89,16 @@ pub enum Error {
     /// Cleaning removed everything: the input was only page chrome.
     #[error("{0}: no article text left after removing page chrome")]
     NoArticleText(Origin),
+    /// The input is a page of links or headlines (an index, a rolling-news list), not an article.
+    #[error("{origin}: not an article: a list of {items} {what}")]
+    NotAnArticle {
+        /// The input.
+        origin: Origin,
+        /// How many links or headlines it lists.
+        items: usize,
+        /// `links` or `headlines`.
+        what: &'static str,
+    },
     /// An `--encoding` label that names no known encoding.
     #[error("unknown encoding `{0}` (try utf-8, gb18030, gbk, big5, utf-16le, utf-16be)")]
     UnknownEncoding(String),
@@ -104,13 +114,21 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the input is a list page rather than an article: in a batch it is skipped, not
+    /// failed (unless `--strict-pages`).
+    pub fn is_not_an_article(&self) -> bool {
+        matches!(self, Error::NotAnArticle { .. })
+    }
+
     /// The process exit code this error maps to when it is the only one.
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::NotFound(_) => exit::NO_INPUT,
             Error::Read { .. } => exit::NO_INPUT,
             Error::Write { .. } => exit::IO,
-            Error::Empty(_) | Error::TooLarge { .. } | Error::Undecodable { .. } | Error::NoArticleText(_) => exit::DATA,
+            Error::Empty(_) | Error::TooLarge { .. } | Error::Undecodable { .. } | Error::NoArticleText(_) | Error::NotAnArticle { .. } => {
+                exit::DATA
+            }
             Error::UnknownEncoding(_) => exit::USAGE,
             Error::ModelMissing(_) | Error::Model(_) => exit::UNAVAILABLE,
             Error::Config(_) => exit::CONFIG,

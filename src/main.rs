@@ -187,6 +187,10 @@ struct BriefArgs {
     /// No progress, no streamed model text and no summary line (errors are still reported).
     #[arg(short, long)]
     quiet: bool,
+
+    /// Among several inputs, list and index pages fail the run (exit 1) instead of being skipped.
+    #[arg(long)]
+    strict_pages: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -211,6 +215,7 @@ fn brief(args: BriefArgs) -> u8 {
     let mut options = args.options;
     options.abstractive = switch(args.abstractive, args.no_abstractive);
     options.translate = switch(args.translate, args.no_translate);
+    options.strict_pages = args.strict_pages.then_some(true);
     args.switches.apply(&mut options);
     let batch = args.out.map(|out| BatchOptions {
         inputs: args.inputs.clone(),

@@ -106,6 +106,9 @@ layered! {
         /// Never contact the Hugging Face hub (`--offline`; also HF_HUB_OFFLINE=1).
         #[arg(skip)]
         pub offline: Option<bool>,
+        /// Count list and index pages among several inputs as failures, not skips (`--strict-pages`).
+        #[arg(skip)]
+        pub strict_pages: Option<bool>,
     }
 }
 
@@ -151,6 +154,8 @@ pub struct Settings {
     pub max_input_bytes: u64,
     /// Worker threads.
     pub jobs: usize,
+    /// List and index pages among several inputs fail the run instead of being skipped.
+    pub strict_pages: bool,
 }
 
 /// Everything that changes a brief's bytes, and nothing else (not worker counts, not where the
@@ -194,6 +199,7 @@ impl Settings {
             },
             max_input_bytes,
             jobs: options.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
+            strict_pages: options.strict_pages == Some(true),
         })
     }
 }

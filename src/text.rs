@@ -35,6 +35,28 @@ pub fn fold_width(text: &str) -> String {
         .collect()
 }
 
+/// Common Chinese surnames, in simplified and traditional characters.
+const SURNAMES: &str = concat!(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦",
+    "付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关",
+    "兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车",
+    "项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝习",
+    "萧闻蔺阚禹鄢钮訾赖邸褚滑蔚濮劉陳楊黃趙吳孫馬鄭謝許韓馮鄧葉蘇呂盧鍾譚陸錢龔韋鄒賈魯聶嚴龍賀顧鄔閆蕭羅湯溫莊齊喬龐顏賴蔣藍駱饒",
+);
+
+/// Whether `first` is the first character of a common Chinese surname. A name starting with one
+/// is read as a Chinese person's (and rendered in pinyin); transliterated foreign names (特朗普)
+/// start with none.
+pub fn starts_with_surname(first: char) -> bool {
+    SURNAMES.contains(first)
+}
+
+/// A Chinese personal name as bylines write them: two to four Han characters, the first a
+/// common surname.
+pub fn looks_like_chinese_name(word: &str) -> bool {
+    (2..=4).contains(&word.chars().count()) && word.chars().all(is_han) && word.chars().next().is_some_and(starts_with_surname)
+}
+
 /// Lowercase hexadecimal of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {

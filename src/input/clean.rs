@@ -10,7 +10,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::text::{Dateline, han_count, is_han};
+use crate::input::headline::{clean_headline, is_credit, names_a_site};
+use crate::text::{Dateline, han_count, is_han, looks_like_chinese_name};
 use crate::types::{Article, Meta};
 
 /// Cleans page text into an article; `hints` (from HTML metadata) take precedence over what the text
@@ -22,6 +23,9 @@ pub fn clean(text: &str, hints: Meta) -> Option<Article> {
     let mut body: Vec<String> = Vec::new();
     let mut in_promo_block = false;
     let known_title = meta.title.as_deref().map(content_key);
+    // Pages whose markup names the headline need no guess from the text; short lines before
+    // their body are still no story (share buttons, a site name, a section label).
+    let guess_title = meta.title.is_none();
 
     for raw_line in text.lines() {
         let line = normalize_line(raw_line);
@@ -45,9 +49,22 @@ pub fn clean(text: &str, hints: Meta) -> Option<Article> {
         if known_title.as_deref() == Some(content_key(&line).as_str()) {
             continue;
         }
-        if body.is_empty() && is_title_like(&line) {
-            title_candidates.push(line);
+        // A photo credit or caption before the story is neither headline nor story.
+        if body.is_empty() && is_credit(&line) && han_count(&line) < MIN_CAPTION_HAN {
             continue;
+        }
+        if is_original_title(&line) {
+            continue;
+        }
+        if body.is_empty() && is_title_like(&line) {
+            if title_candidates.len() < MAX_TITLE_LINES {
+                title_candidates.push(line);
+                continue;
+            }
+            // Line after line without a full stop: a text whose sentences have none (a blog, a
+            // forum post, verse). Its first line is its title unless the markup named one; the
+            // rest is its body.
+            body.extend(title_candidates.drain(usize::from(guess_title)..));
         }
         let (paragraph, trailer) = strip_trailer(&line);
         found.fill_from(trailer);
@@ -67,15 +84,19 @@ pub fn clean(text: &str, hints: Meta) -> Option<Article> {
     if body.iter().map(|p| p.chars().filter(|&c| is_han(c)).count()).sum::<usize>() < MIN_ARTICLE_HAN {
         return None;
     }
-    // Of the short lines before the body, the headline is the longest; the others are site names,
-    // section labels and the like.
-    found.title = title_candidates.into_iter().rev().max_by_key(|t| t.chars().count());
+    // Of the short lines before the body, the headline is the longest once site names are cut;
+    // the others are site names, section labels and the like.
+    found.title = title_candidates.iter().filter_map(|t| clean_headline(t, &[])).rev().max_by_key(|t| t.chars().count());
     meta.fill_from(found);
     Some(Article::from_paragraphs(meta, &body))
 }
 
 /// Fewer Han characters than this in the whole body is not an article (a lone headline, page chrome).
 const MIN_ARTICLE_HAN: usize = 8;
+/// Short lines before the body that may hold the headline (site name, section, headline).
+const MAX_TITLE_LINES: usize = 3;
+/// A credit line shorter than this is a caption or photo credit, not story text.
+const MIN_CAPTION_HAN: usize = 30;
 
 /// Simplified characters used in the patterns above, each with its traditional form.
 const TRADITIONAL: &[(char, char)] = &[
@@ -285,10 +306,17 @@ fn looks_like_body(line: &str) -> bool {
     han_count(line) >= 30 && line.contains(['，', '。', ',', '；'])
 }
 
-/// A headline candidate: short, mostly Han, not ending like a sentence or clause.
+/// `（原标题：…）`: the headline the story first ran under, neither headline nor story.
+fn is_original_title(line: &str) -> bool {
+    let inner = line.trim_start_matches(['（', '(', '【', '[']);
+    simplified(inner).starts_with("原标题")
+}
+
+/// A headline candidate: short, mostly Han, not ending like a sentence or clause. Long enough for a
+/// headline with its site suffix still on (`… - 滚动新闻 - 某省日报网 - 某某在线`).
 fn is_title_like(line: &str) -> bool {
     let chars = line.chars().count();
-    (5..=64).contains(&chars) && han_count(line) >= 4 && !line.contains('。') && !line.ends_with(['，', '；', '：', ',', ';', ':'])
+    (5..=96).contains(&chars) && han_count(line) >= 4 && !line.contains('。') && !line.ends_with(['，', '；', '：', ',', ';', ':'])
 }
 
 static DATE: LazyLock<Regex> = LazyLock::new(|| {
@@ -318,59 +346,172 @@ pub fn parse_date(text: &str) -> Option<String> {
     })
 }
 
-/// Recognises a metadata line (date, 来源, 作者/记者, 编辑, click counters) and parses it. A line
-/// qualifies only when almost nothing but such fields is on it, so story text that happens to
-/// start with a date is left alone.
+/// Job titles that precede names in bylines (本报记者 张三, 实习记者、樊亮) and are never part of one.
+const ROLES: &[&str] = &[
+    "特约评论员",
+    "全媒体记者",
+    "融媒体记者",
+    "新华社记者",
+    "中新社记者",
+    "本报记者",
+    "本台记者",
+    "实习记者",
+    "见习记者",
+    "特约记者",
+    "首席记者",
+    "责任编辑",
+    "评论员",
+    "通讯员",
+    "实习生",
+    "撰稿人",
+    "记者",
+    "编辑",
+    "主编",
+    "责编",
+    "摄影",
+    "撰稿",
+    "作者",
+];
+
+/// One-character credits (文/张三, 图/李四), roles only as whole words: 文 and 图 also begin names.
+const SHORT_ROLES: &[&str] = &["文", "图", "摄"];
+
+/// Roles whose names are not the article's authors: correspondents and interns credited beside them.
+const CONTRIBUTOR_ROLES: &[&str] = &["通讯员", "实习生"];
+
+/// The personal names in a byline's value (`张三 李四`, `实习记者、樊亮、王五`, `John Smith`),
+/// job titles and markup left out, names after 通讯员 or 实习生 too; and how many Han characters
+/// of the value were neither names nor titles (a line with many is prose, not a byline).
+fn names_in(value: &str) -> (Vec<String>, usize) {
+    static LATIN_NAME: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z.'-]*(?: [A-Za-z][A-Za-z.'-]*){0,3}$").unwrap());
+    let mut names: Vec<String> = Vec::new();
+    let mut leftover = 0;
+    let mut contributors = false;
+    let latin = value
+        .split(['、', '，', ',', ';', '；', '/', '|', '｜'])
+        .map(str::trim)
+        .filter(|part| LATIN_NAME.is_match(part) && part.contains(' '));
+    let latin: Vec<&str> = latin.collect();
+    if !latin.is_empty() && han_count(value) == 0 {
+        return (latin.into_iter().map(str::to_string).collect(), 0);
+    }
+    for token in value.split(|c: char| c.is_whitespace() || "、，,;；/|｜·".contains(c)).filter(|t| !t.is_empty()) {
+        let mut rest = token.trim_matches(|c: char| "()（）[]【】<>《》\"'“”:：".contains(c));
+        if SHORT_ROLES.contains(&simplified(rest).as_str()) {
+            continue;
+        }
+        while let Some(role) = ROLES.iter().find(|role| simplified(rest).starts_with(**role)) {
+            contributors = CONTRIBUTOR_ROLES.contains(role);
+            rest = rest[role.len()..].trim_start_matches([':', '：']);
+        }
+        if rest.is_empty() {
+            continue;
+        }
+        if looks_like_chinese_name(rest) || LATIN_NAME.is_match(rest) && rest.chars().count() <= 30 {
+            if !contributors && !names.iter().any(|n| n == rest) {
+                names.push(rest.to_string());
+            }
+        } else {
+            leftover += han_count(rest);
+        }
+    }
+    (names, leftover)
+}
+
+/// The names in an author field of page metadata, `、`-separated; `None` when it holds none (a
+/// user id, a blog's name, markup).
+pub(crate) fn plausible_names(value: &str) -> Option<String> {
+    let (names, leftover) = names_in(value);
+    (!names.is_empty() && leftover == 0).then(|| names.join("、"))
+}
+
+/// Recognises a metadata line (date, 来源, 作者/记者, 编辑, click counters, 发表于…) and parses it.
+/// A line qualifies only when almost nothing but such fields is on it, so story text that happens
+/// to start with a date, or to mention a reporter, is left alone.
 pub(crate) fn parse_meta_line(line: &str) -> Option<Meta> {
-    static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    // A label and its colon, or a reporter's title and a space before the names (本报记者 张三).
+    static LABEL: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(&hant(concat!(
-            r"(?P<label>来源|稿源|出处|信息来源|文章来源|作者|记者|撰稿|撰文|责任编辑|责编|编辑|编审|审核|校对|摄影|通讯员)",
-            r"\s*[:：]\s*(?P<value>[^\s|｜丨/,，;；【】\[\]()（）]*)"
+            r"(?P<label>图片来源|图源|信息来源|文章来源|稿件来源|新闻来源|来源|稿源|出处|作者|撰稿|撰文|责任编辑|责编|编辑|编审|审核|校对|摄影|通讯员|记者)\s*[:：]|",
+            r"(?:^|\s)(?P<role>本报记者|本台记者|新华社记者|中新社记者|全媒体记者|实习记者|见习记者|特约记者|记者|特约评论员|评论员|文)\s+"
         )))
         .unwrap()
     });
     static NOISE: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(&hant(concat!(
             r"(?:点击|点选|浏览|阅读|访问|人气|热度)(?:量|数|次数)?\s*[:：]?\s*\d*\s*次?|\d+\s*(?:人|次)(?:阅读|浏览|参与)|",
-            r"发布时间|发布日期|更新时间|发表时间|时间|日期|[:：|｜丨/]"
+            r"发布时间|发布日期|更新时间|发表时间|发表于|发布于|更新于|时间|日期|[:：|｜丨/]"
         )))
         .unwrap()
     });
     if line.chars().count() > 120 {
         return None;
     }
-    let date = parse_date(line);
-    let mut meta = Meta { date, ..Meta::default() };
+    let mut meta = Meta { date: parse_date(line), ..Meta::default() };
     let mut any_field = meta.date.is_some();
-    let mut remainder = DATE.replace_all(line, "").into_owned();
-    for caps in FIELD.captures_iter(line) {
+    let without_dates = DATE.replace_all(line, " ").into_owned();
+    let labels: Vec<(usize, usize, String)> = LABEL
+        .captures_iter(&without_dates)
+        .map(|caps| {
+            let whole = caps.get(0).expect("the match");
+            let label = caps.name("label").or(caps.name("role")).expect("one of the two").as_str();
+            (whole.start(), whole.end(), simplified(label))
+        })
+        .collect();
+    let mut remainder = without_dates[..labels.first().map_or(without_dates.len(), |l| l.0)].to_string();
+    let mut leftover = 0;
+    for (i, (_, end, label)) in labels.iter().enumerate() {
         any_field = true;
-        let value = caps["value"].trim().to_string();
-        if value.is_empty() {
-            continue;
+        let value_end = labels.get(i + 1).map_or(without_dates.len(), |next| next.0);
+        let value = &without_dates[*end..value_end];
+        // A field's value ends at a bar, a bracket or a full stop; what follows is more line.
+        let cut = value.find(['|', '｜', '丨', '【', '】', '[', ']', '(', ')', '（', '）', ';', '；', '。']).unwrap_or(value.len());
+        remainder.push_str(&value[cut..]);
+        let value = value[..cut].trim();
+        match label.as_str() {
+            "来源" | "稿源" | "出处" | "信息来源" | "文章来源" | "稿件来源" | "新闻来源" => {
+                // 来源：新华社 记者 张三: the outlet is the first word; a reporter after it is an author.
+                let mut words = value.split_whitespace();
+                let outlet = words.next().unwrap_or_default().trim_end_matches(['，', ',']);
+                if ROLES.iter().any(|role| simplified(outlet).starts_with(role)) {
+                    let (names, rest) = names_in(value);
+                    leftover += rest;
+                    if !names.is_empty() {
+                        meta.author.get_or_insert(names.join("、"));
+                    }
+                } else if !outlet.is_empty() {
+                    meta.source.get_or_insert(outlet.to_string());
+                    remainder.push_str(&words.collect::<Vec<_>>().join(" "));
+                }
+            }
+            "审核" | "校对" | "摄影" | "通讯员" | "图片来源" | "图源" => {}
+            role => {
+                let (names, rest) = names_in(value);
+                leftover += rest;
+                let slot =
+                    if matches!(role, "责任编辑" | "责编" | "编辑" | "编审") { &mut meta.editor } else { &mut meta.author };
+                if !names.is_empty() && slot.is_none() {
+                    *slot = Some(names.join("、"));
+                }
+            }
         }
-        let slot = match simplified(&caps["label"]).as_str() {
-            "来源" | "稿源" | "出处" | "信息来源" | "文章来源" => &mut meta.source,
-            "作者" | "记者" | "撰稿" | "撰文" => &mut meta.author,
-            "责任编辑" | "责编" | "编辑" | "编审" => &mut meta.editor,
-            _ => continue,
-        };
-        slot.get_or_insert(value);
     }
-    remainder = FIELD.replace_all(&remainder, "").into_owned();
     let had_noise = NOISE.is_match(&remainder);
     let remainder = NOISE.replace_all(&remainder, "");
     if !(any_field || had_noise && remainder.trim().is_empty()) {
         return None;
     }
-    (han_count(&remainder) <= 2).then_some(meta)
+    // The site or channel printing the line (新华网河北频道 2012-06-04 来源：…) is part of it.
+    let unexplained: usize =
+        remainder.split(|c: char| c.is_whitespace() || "()（）".contains(c)).filter(|word| !names_a_site(word, &[])).map(han_count).sum();
+    (unexplained + leftover <= 2).then_some(meta)
 }
 
 /// Splits a story paragraph from page trailers glued to its end: （完）, （责任编辑：…）, 【纠错】…
 fn strip_trailer(paragraph: &str) -> (String, Meta) {
     static TRAILER: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(&hant(concat!(
-            r"(?:\s*[（(【\[](?:完|终|责任编辑|责编|编辑|来源|作者|记者)[^）)】\]]{0,30}[）)】\]]",
+            r"(?:\s*[（(【\[](?:完|终|责任编辑|责编|编辑|来源|作者|记者|本报记者|评论员|特约评论员|通讯员)[^）)】\]]{0,30}[）)】\]]",
             r"|\s*【(?:纠错|打印|关闭|收藏)】)+\s*$"
         )))
         .unwrap()
@@ -416,6 +557,33 @@ fn strip_dateline(paragraph: &str) -> Option<(String, Meta)> {
     let meta = Meta { author: (!author.is_empty()).then_some(author), source: outlet.map(str::to_string), ..Meta::default() };
     let rest = paragraph[dateline.end..].to_string();
     (han_count(&rest) > 0).then_some((rest, meta))
+}
+
+/// How many headlines a cleaned "article" lists when it is really a list page pasted as text: a
+/// rolling-news list, an index, a footer of links. Most of its paragraphs are short items marked
+/// as list entries — a timestamp (`12-01 10:23`, `[2023-12-01]`), a bullet (`·`, `•`), or several
+/// `|`-separated links on one line — and they outweigh its prose. Short lines alone are not
+/// enough: blogs and forum posts often end no line with a full stop.
+pub fn list_items(article: &Article) -> Option<usize> {
+    static STAMP: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\d{1,2}[-/月]\d{1,2}日?\s*\d{1,2}[:：]\d{2}|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/]\d{1,2}\]|^\s*[·•▪►◆■]").unwrap()
+    });
+    const MIN_ITEMS: usize = 8;
+    let (mut items, mut item_chars, mut prose, mut total_chars) = (0, 0, 0, 0);
+    for index in 0..article.paragraphs.len() {
+        let paragraph = article.paragraph(index);
+        let chars = paragraph.chars().count();
+        total_chars += chars;
+        let links_on_a_line = paragraph.matches(['|', '｜']).count() >= 2;
+        let short = han_count(paragraph) <= 40;
+        if short && (STAMP.is_match(paragraph) || links_on_a_line) {
+            items += 1;
+            item_chars += chars;
+        } else if han_count(paragraph) >= 40 && paragraph.contains(['。', '！', '？']) {
+            prose += 1;
+        }
+    }
+    (items >= MIN_ITEMS && items >= 4 * prose && item_chars * 2 >= total_chars).then_some(items)
 }
 
 /// Drops paragraphs that repeat an earlier one, wholly or as a part of it (pages often repeat the

@@ -1,6 +1,9 @@
 //! Bytes → text: BOMs, UTF-8, UTF-16, and legacy Chinese encodings guessed by chardetng.
 
+use std::sync::LazyLock;
+
 use encoding_rs::{Encoding, UTF_8, UTF_16BE, UTF_16LE};
+use regex::bytes::Regex;
 
 /// Text decoded from an input, with the encoding it was read as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +30,11 @@ pub fn encoding_for_label(label: &str) -> Option<&'static Encoding> {
 
 /// Decodes `bytes`, detecting the encoding unless `forced` names one.
 ///
-/// Order: a BOM wins; then valid UTF-8; then UTF-16 without BOM (recognised by its zero bytes); then
-/// chardetng's guess among legacy encodings. Decoding errors are tolerated only at the very end (a
+/// Order, as browsers do it (WHATWG) but for one step: a BOM wins; then valid UTF-8 (a page saved
+/// as UTF-8 often still declares the charset it was served in, and legacy Chinese text is never
+/// valid UTF-8 by chance); then UTF-16 without BOM, only on the evidence of its zero bytes; then
+/// the charset the bytes declare (`<meta charset>`, `http-equiv`, an XML or wrapper `encoding=`
+/// in the first 1,024 bytes); then chardetng's guess among legacy encodings. Decoding errors are tolerated only at the very end (a
 /// file cut mid-character) or in tiny numbers; beyond that the input is refused rather than turned
 /// into a brief of replacement characters.
 pub fn decode(bytes: &[u8], forced: Option<&'static Encoding>) -> Result<Decoded, DecodeError> {
@@ -46,10 +52,9 @@ pub fn decode(bytes: &[u8], forced: Option<&'static Encoding>) -> Result<Decoded
     check_is_text(&text).map_err(|err| match err {
         // Control characters the bytes did not contain come from decoding with the wrong
         // encoding (or several encodings in one file), not from binary data.
-        DecodeError::NotText(_) if !bytes_look_binary(bytes) && encoding != UTF_8 => DecodeError::NotText(format!(
-            "bytes are not valid {} (mixed or wrongly detected encodings? try --encoding)",
-            encoding.name()
-        )),
+        DecodeError::NotText(_) if !bytes_look_binary(bytes) && encoding != UTF_8 => {
+            DecodeError::NotText(format!("bytes are not valid {} (mixed or wrongly detected encodings? try --encoding)", encoding.name()))
+        }
         other => other,
     })?;
     Ok(Decoded { text, encoding })
@@ -62,6 +67,9 @@ fn detect(bytes: &[u8]) -> &'static Encoding {
     }
     if let Some(utf16) = sniff_utf16(bytes) {
         return utf16;
+    }
+    if let Some(declared) = declared_encoding(bytes) {
+        return declared;
     }
     // A file cut mid-character ends in a stray lead byte, which chardetng takes as evidence against
     // every multi-byte encoding: also try without the last (up to 3) non-ASCII bytes, and take the
@@ -90,35 +98,49 @@ fn utf8_truncated_at_end(bytes: &[u8]) -> bool {
     }
 }
 
-/// Recognises BOM-less UTF-16: text in it has a zero byte in most code units of ASCII and, for CJK,
-/// in none; we look for a strong skew of zero bytes to one parity.
+/// Recognises BOM-less UTF-16 by its zero bytes: the high byte of every ASCII character (the
+/// newlines, digits and punctuation every real text has) is zero, all on one parity. Never by the
+/// bytes decoding into Han characters: any two ASCII letters do (`ab` is U+6261 in UTF-16LE), so
+/// an ASCII-heavy GB2312 page would pass for Chinese UTF-16.
 fn sniff_utf16(bytes: &[u8]) -> Option<&'static Encoding> {
     let sample = &bytes[..bytes.len().min(4096) & !1];
-    if sample.len() < 4 {
-        return None;
-    }
     let units = sample.len() / 2;
     let zeros_even = sample.iter().step_by(2).filter(|&&b| b == 0).count();
     let zeros_odd = sample.iter().skip(1).step_by(2).filter(|&&b| b == 0).count();
-    let candidate = if zeros_odd * 4 >= units && zeros_even * 20 < units {
+    // At least two zero bytes, one unit in a hundred, and far fewer on the other parity (where
+    // only characters like U+4E00, one Han character in 256, put one).
+    let evidence = |on: usize, off: usize| on >= 2 && on * 100 >= units && off * 4 <= on;
+    let candidate = if evidence(zeros_odd, zeros_even) {
         UTF_16LE
-    } else if zeros_even * 4 >= units && zeros_odd * 20 < units {
+    } else if evidence(zeros_even, zeros_odd) {
         UTF_16BE
     } else {
-        // Pure CJK UTF-16 has few zero bytes: accept it only if it decodes cleanly into mostly Han text.
-        return [UTF_16LE, UTF_16BE].into_iter().find(|e| looks_like_cjk_utf16(e, sample));
+        return None;
     };
-    Some(candidate)
+    let (_, had_errors) = candidate.decode_without_bom_handling(sample);
+    (!had_errors).then_some(candidate)
 }
 
-fn looks_like_cjk_utf16(encoding: &'static Encoding, sample: &[u8]) -> bool {
-    let (text, had_errors) = encoding.decode_without_bom_handling(sample);
-    if had_errors {
-        return false;
+/// The encoding the bytes declare in their first 1,024 bytes, as a browser's prescan finds it:
+/// `<meta charset=…>`, `<meta http-equiv="Content-Type" content="…; charset=…">`, or an
+/// `encoding="…"` in an XML declaration or a wrapper's tag. A declared UTF-8 or UTF-16 is no help
+/// here (the bytes are not valid UTF-8, and UTF-16 would have had zero bytes), nor is a
+/// declaration the bytes do not decode under.
+fn declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
+    static DECLARATION: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r#"(?i-u)<(?:meta\b[^>]*?\bcharset|\?xml\b[^>]*?\bencoding|[a-z][a-z0-9:_-]*\b[^>]*?\sencoding)\s*=\s*["']?\s*([a-z0-9_.:-]+)"#,
+        )
+        .expect("the declaration pattern is valid")
+    });
+    let head = &bytes[..bytes.len().min(1024)];
+    let label = DECLARATION.captures(head)?.get(1)?.as_bytes();
+    let encoding = Encoding::for_label(label)?;
+    if encoding == UTF_8 || encoding == UTF_16LE || encoding == UTF_16BE {
+        return None;
     }
-    let total = text.chars().count().max(1);
-    let han = text.chars().filter(|&c| is_han(c) || is_cjk_punct(c)).count();
-    han * 10 >= total * 7
+    let (_, had_errors) = encoding.decode_without_bom_handling(bytes);
+    (!had_errors).then_some(encoding)
 }
 
 /// More than 1% C0 control bytes (other than whitespace) or any NUL: not text in an ASCII-compatible
@@ -156,17 +178,6 @@ fn check_is_text(text: &str) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// True for CJK unified ideographs (the Han script), including extensions.
-pub fn is_han(c: char) -> bool {
-    matches!(c,
-        '\u{3400}'..='\u{4DBF}' | '\u{4E00}'..='\u{9FFF}' | '\u{F900}'..='\u{FAFF}'
-        | '\u{20000}'..='\u{2FA1F}' | '\u{30000}'..='\u{3134F}')
-}
-
-fn is_cjk_punct(c: char) -> bool {
-    matches!(c, '\u{3000}'..='\u{303F}' | '\u{FF00}'..='\u{FFEF}' | '\u{2018}'..='\u{201D}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,17 +196,65 @@ mod tests {
 
     #[test]
     fn utf16_with_bom_and_without() {
+        // Real text has newlines and digits, whose high bytes are the zeros that betray UTF-16.
+        let text = format!("{SAMPLE}\n2023年10月23日\n{SAMPLE}\n");
         for (encoding, bom) in [(UTF_16LE, &b"\xFF\xFE"[..]), (UTF_16BE, &b"\xFE\xFF"[..])] {
-            let units: Vec<u8> = SAMPLE
-                .encode_utf16()
-                .flat_map(|u| if encoding == UTF_16LE { u.to_le_bytes() } else { u.to_be_bytes() })
-                .collect();
+            let units: Vec<u8> =
+                text.encode_utf16().flat_map(|u| if encoding == UTF_16LE { u.to_le_bytes() } else { u.to_be_bytes() }).collect();
             let mut with_bom = bom.to_vec();
             with_bom.extend_from_slice(&units);
-            assert_eq!(decode(&with_bom, None).unwrap().text, SAMPLE);
+            assert_eq!(decode(&with_bom, None).unwrap().text, text);
             let without = decode(&units, None).unwrap();
-            assert_eq!((without.text.as_str(), without.encoding), (SAMPLE, encoding));
+            assert_eq!((without.text.as_str(), without.encoding), (text.as_str(), encoding));
         }
+    }
+
+    /// A GB2312 page as servers send them: mostly ASCII markup, a little Chinese.
+    fn ascii_heavy_gb2312_page(declaration: &str) -> (String, Vec<u8>) {
+        let page = format!(
+            "<html><head>{declaration}<title>宝山转型</title><script src=\"/static/js/analytics.min.js\"></script>\
+             <link rel=\"stylesheet\" href=\"/static/css/article.css\"></head><body><div class=\"content article-body\">\
+             <p>上海宝山全力打造新时代现代化转型样本。</p><a href=\"/news/index.html\">home</a></div></body></html>"
+        );
+        let (bytes, _, unmappable) = GB18030.encode(&page);
+        assert!(!unmappable);
+        let bytes = bytes.into_owned();
+        (page, bytes)
+    }
+
+    #[test]
+    fn ascii_heavy_gb2312_html_is_not_taken_for_utf16() {
+        // Pairs of lowercase letters decode as UTF-16 into Han characters ("Bush hid the facts");
+        // without zero bytes, these bytes are never UTF-16.
+        for declaration in ["<meta charset=\"gb2312\">", ""] {
+            let (page, bytes) = ascii_heavy_gb2312_page(declaration);
+            assert_eq!(sniff_utf16(&bytes), None);
+            let decoded = decode(&bytes, None).unwrap();
+            assert_eq!(decoded.text, page, "{declaration:?}");
+        }
+    }
+
+    #[test]
+    fn declared_charsets_are_honoured() {
+        for declaration in [
+            "<meta charset=gb2312>",
+            "<META HTTP-EQUIV=\"Content-Type\" CONTENT=\"text/html; charset=GBK\">",
+            "<meta content=\"text/html;charset=gb18030\" http-equiv=\"content-type\" />",
+        ] {
+            let (page, bytes) = ascii_heavy_gb2312_page(declaration);
+            assert_eq!(declared_encoding(&bytes), Some(GBK).filter(|_| !declaration.contains("18030")).or(Some(GB18030)), "{declaration}");
+            assert_eq!(decode(&bytes, None).unwrap().text, page);
+        }
+        let (xml, _, _) = BIG5.encode("<?xml version=\"1.0\" encoding=\"big5\"?><item><title>寶山轉型</title></item>");
+        assert_eq!(declared_encoding(&xml), Some(BIG5));
+        let (wrapped, _, _) = BIG5.encode("<document encoding='big5'><text>寶山轉型樣本</text></document>");
+        assert_eq!(declared_encoding(&wrapped), Some(BIG5));
+        // A page saved as UTF-8 that still declares GB2312 is UTF-8.
+        let saved = "<html><head><meta charset=\"gb2312\"></head><body><p>上海宝山全力打造转型样本。</p></body></html>";
+        assert_eq!(decode(saved.as_bytes(), None).unwrap().encoding, UTF_8);
+        // A declaration the bytes do not decode under is ignored.
+        let (_, gb) = ascii_heavy_gb2312_page("<meta charset=\"big5\">");
+        assert_ne!(declared_encoding(&gb), Some(BIG5));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod clean;
 pub mod decode;
+pub mod headline;
 pub mod html;
 
 use std::fs::File;
@@ -136,13 +137,24 @@ pub fn decode_input(origin: &Origin, bytes: &[u8], encoding: Option<&'static Enc
 }
 
 /// Decodes and cleans one input's bytes into an article.
+///
+/// A page that is a list of links or headlines (an index, a rolling-news page, a portal's news
+/// centre) is no article: [`Error::NotAnArticle`].
 pub fn parse_article(origin: &Origin, bytes: &[u8], options: &ReadOptions) -> Result<Article> {
     let decoded = decode_input(origin, bytes, options.encoding)?;
+    let not_an_article = |items, what| Error::NotAnArticle { origin: origin.clone(), items, what };
     let article = if html::looks_like_html(&decoded.text) {
         let page = html::extract(&decoded.text);
+        if let Some(links) = page.list_of_links {
+            return Err(not_an_article(links, "links"));
+        }
         clean::clean(&page.text, page.meta)
     } else {
         clean::clean(&decoded.text, Default::default())
     };
-    article.ok_or_else(|| Error::NoArticleText(origin.clone()))
+    let article = article.ok_or_else(|| Error::NoArticleText(origin.clone()))?;
+    match clean::list_items(&article) {
+        Some(items) => Err(not_an_article(items, "headlines")),
+        None => Ok(article),
+    }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::segment;
-use crate::text::{Dateline, fold_width, is_han};
+use crate::text::{Dateline, fold_width, is_han, starts_with_surname};
 
 /// One rendering: source text and its English.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,10 +38,6 @@ pub fn load_user_glossary(path: &Path) -> Result<Vec<GlossaryEntry>, Error> {
     }
     Ok(entries)
 }
-
-/// Common Chinese surnames: a two- or three-character name starting with one is rendered in
-/// pinyin. Transliterated foreign names (特朗普) are left to the model, where pinyin would be wrong.
-const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝习";
 
 /// Places, organisations and news media whose English is fixed by usage rather than by their
 /// pinyin (伊朗 → Iran, 新华社 → Xinhua News Agency). Small models left alone turn them into the
@@ -76,7 +72,7 @@ pub fn capitalise(word: &str) -> String {
 /// 陈杰 → Chen Jie; 欧阳修 stays surname + given name by the first character.
 fn person_in_pinyin(name: &str) -> Option<String> {
     let first = name.chars().next()?;
-    if !(2..=3).contains(&name.chars().count()) || !SURNAMES.contains(first) {
+    if !(2..=3).contains(&name.chars().count()) || !starts_with_surname(first) {
         return None;
     }
     let syllables = pinyin_of(name)?;
@@ -237,7 +233,7 @@ fn byline_names(text: &str) -> Vec<&str> {
         }
         for word in SEPARATOR.split(inner) {
             let name = ROLES.iter().fold(word, |w, role| w.strip_prefix(role).unwrap_or(w));
-            if (2..=3).contains(&name.chars().count()) && SURNAMES.contains(name.chars().next().unwrap_or(' ')) {
+            if (2..=3).contains(&name.chars().count()) && starts_with_surname(name.chars().next().unwrap_or(' ')) {
                 names.push(name);
             }
         }

@@ -95,6 +95,8 @@ enum Outcome {
     Stale,
     Missing,
     Failed,
+    /// A list or index page: reported, briefed by nobody, not a failure (unless `--strict-pages`).
+    NotAnArticle,
     Skipped,
 }
 
@@ -137,6 +139,9 @@ pub fn run(pipeline: &Pipeline, options: &BatchOptions, interrupted: Arc<AtomicB
         };
         let outcome = outcome.unwrap_or_else(|err| {
             progress.error(&err.to_string());
+            if err.is_not_an_article() && !pipeline.settings().strict_pages {
+                return Outcome::NotAnArticle;
+            }
             if options.fail_fast {
                 stop.store(true, Ordering::Relaxed);
             }
@@ -159,16 +164,26 @@ pub fn run(pipeline: &Pipeline, options: &BatchOptions, interrupted: Arc<AtomicB
         index_ok = if options.check { check_index(&options.out, &progress) } else { write_index_reporting(&options.out, &progress) };
     }
     if !options.quiet {
+        let not_articles = match count(Outcome::NotAnArticle) {
+            0 => String::new(),
+            1 => ", 1 not an article".to_string(),
+            n => format!(", {n} not articles"),
+        };
         let summary = if options.check {
             format!(
-                "zhbrief: {} up to date, {} stale, {} missing, {} failed",
+                "zhbrief: {} up to date, {} stale, {} missing{not_articles}, {} failed",
                 count(Outcome::Unchanged),
                 count(Outcome::Stale),
                 count(Outcome::Missing),
                 failed
             )
         } else {
-            format!("zhbrief: {} written, {} unchanged, {} failed", count(Outcome::Written), count(Outcome::Unchanged), failed)
+            format!(
+                "zhbrief: {} written, {} unchanged{not_articles}, {} failed",
+                count(Outcome::Written),
+                count(Outcome::Unchanged),
+                failed
+            )
         };
         eprintln!("{summary}");
     }
@@ -211,6 +226,9 @@ fn process(input: &Input, path: &Path, pipeline: &Pipeline, identity: &str, opti
         return Ok(Outcome::Unchanged);
     }
     if options.check {
+        // An input the run would refuse (a list page, an empty file) is reported as the run
+        // would, not as a brief missing: the input stage needs no model.
+        input::parse_article(&input.origin, &bytes, &settings.brief.read)?;
         return Ok(if existing.is_some() || path.exists() { Outcome::Stale } else { Outcome::Missing });
     }
     let brief = pipeline.brief_from_bytes(&input.origin, &bytes)?;

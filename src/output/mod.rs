@@ -42,7 +42,10 @@ pub fn to_stdout(pipeline: &Pipeline, inputs: &[PathBuf]) -> u8 {
             }
             Err(err) => {
                 report(&err);
-                failures.push(err);
+                // One of several inputs being a list page is no failure of the run.
+                if single || !err.is_not_an_article() || pipeline.settings().strict_pages {
+                    failures.push(err);
+                }
             }
         }
     }
