@@ -14,15 +14,12 @@ model_name=${3:-}
 threads=2
 
 model=$(scripts/fetch-model.sh $model_name)
-venv=${ZHBRIEF_BENCH_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/zhbrief/bench-venv}
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import llama_cpp' 2>/dev/null; then
-  echo "bench: building llama-cpp-python from source (several minutes, once)" >&2
-  python3 -m venv "$venv"
-  CMAKE_ARGS="-DGGML_NATIVE=ON" "$venv/bin/pip" install --quiet --no-binary llama-cpp-python llama-cpp-python >&2
-fi
+
+source scripts/lib/llama-server.sh
+python=$(llama_cpp_python)
 cargo build --release --quiet
 
-llama_json=$("$venv/bin/python" - "$model" "$prompt" "$tokens" "$threads" <<'PY'
+llama_json=$("$python" - "$model" "$prompt" "$tokens" "$threads" <<'PY'
 import json, sys, time
 import jinja2, llama_cpp
 model, prompt_file, n_gen, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])

@@ -177,11 +177,37 @@ n = len(src)
 span = f"{n} segments" if args.first == 1 else f"segments {args.first}–{args.first + n - 1}"
 
 
+def untraced(hyps):
+    """Lines whose numbers, dates or names `zhbrief check-english` cannot trace to the source."""
+    with tempfile.TemporaryDirectory() as d:
+        for name, text in [("src.zh", src), ("hyp.en", hyps)]:
+            with open(os.path.join(d, name), "w", encoding="utf-8") as f:
+                f.write("\n".join(text) + "\n")
+        run = subprocess.run([args.zhbrief, "check-english", os.path.join(d, "src.zh"), os.path.join(d, "hyp.en")], capture_output=True, text=True)
+    if run.returncode not in (0, 1):
+        sys.exit(f"eval: zhbrief check-english failed: {run.stderr.strip()}")
+    return len(run.stdout.splitlines())
+
+
+CAPITALISED = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+")
+
+
+def names_not_in_references(hyps):
+    """Share of capitalised words inside sentences that neither reference of the segment has."""
+    total = missing = 0
+    for i, hyp in enumerate(hyps):
+        for word in CAPITALISED.findall(hyp):
+            total += 1
+            missing += not any(re.search(rf"\b{word}\b", r[i]) for r in refs)
+    return 100 * missing / max(total, 1)
+
+
 def score(name, hyps):
     chrf = sacrebleu.corpus_chrf(hyps, refs).score
     bleu = sacrebleu.corpus_bleu(hyps, refs).score
     han = sum(len(HAN.findall(h)) for h in hyps)
-    rows.append(("translation", name, f"chrF2 {chrf:.2f}", f"BLEU {bleu:.2f}", f"Han left {han}", span))
+    check = f"untraced {untraced(hyps)}/{len(hyps)}, names not in refs {names_not_in_references(hyps):.1f}%"
+    rows.append(("translation", name, f"chrF2 {chrf:.2f}", f"BLEU {bleu:.2f}", f"Han left {han}; {check}", span))
 
 ours = plain = None
 if args.translations:
@@ -202,6 +228,9 @@ if ours is not None:
                 out.write("\n".join(hyps) + "\n")
     score("zhbrief translate (defaults)", ours)
     score("plain one-sentence prompt, greedy, Han masked", plain)
+for x, ref in zip("AB", refs):
+    # A human's faithful translation: what the English check flags in it is the check's own error.
+    rows.append(("English check", f"WMT22 reference {x}", f"untraced {untraced(ref)}/{len(ref)}", "", "false flags (a reference is faithful)", span))
 for name in sorted(os.listdir(mt)):
     m = re.match(r"wmt22_zh-en_news\.hyp\.(.+)\.en$", name)
     if m:

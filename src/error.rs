@@ -108,6 +108,18 @@ pub enum Error {
     /// A model could not be loaded or run.
     #[error("model: {0}")]
     Model(String),
+    /// An inference server could not be reached or gave no usable answer.
+    #[error("engine {engine}: {reason}")]
+    Engine {
+        /// The server, without secrets.
+        engine: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// With `--strict`: a brief's English states what the check cannot trace to its source (the
+    /// brief is written).
+    #[error("{0}")]
+    Untraced(String),
     /// A configuration file or flag combination is invalid.
     #[error("{0}")]
     Config(String),
@@ -130,8 +142,9 @@ impl Error {
                 exit::DATA
             }
             Error::UnknownEncoding(_) => exit::USAGE,
-            Error::ModelMissing(_) | Error::Model(_) => exit::UNAVAILABLE,
+            Error::ModelMissing(_) | Error::Model(_) | Error::Engine { .. } => exit::UNAVAILABLE,
             Error::Config(_) => exit::CONFIG,
+            Error::Untraced(_) => exit::SOME_FAILED,
         }
     }
 }

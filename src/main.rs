@@ -45,6 +45,19 @@ enum Command {
     /// Measure model load, prompt processing and generation speed.
     #[cfg(feature = "model")]
     Bench(BenchArgs),
+    /// Check what an OpenAI-compatible server offers the model stage.
+    Engine {
+        #[command(subcommand)]
+        action: EngineAction,
+    },
+    /// Check any English translation line by line against its Chinese source: print each line
+    /// whose numbers, dates or names the source does not support (exit 1 if any).
+    CheckEnglish {
+        /// The Chinese, one segment per line.
+        source: PathBuf,
+        /// The English, line for line.
+        english: PathBuf,
+    },
     /// Rebuild DIR/index.md from the briefs in DIR (after sharded runs).
     Index {
         /// An output folder written by `zhbrief --out`.
@@ -65,6 +78,21 @@ enum ModelAction {
     Path {
         /// A model name [default: the default model].
         name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EngineAction {
+    /// Connect to URL (e.g. http://127.0.0.1:8080/v1) and print what works (exit 69 if nothing).
+    Check {
+        /// The endpoint.
+        url: String,
+        /// The model to ask for [default: the first the server lists].
+        #[arg(long, value_name = "NAME")]
+        engine_model: Option<String>,
+        /// Seconds to wait for each request.
+        #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+        timeout: f64,
     },
 }
 
@@ -191,6 +219,11 @@ struct BriefArgs {
     /// Among several inputs, list and index pages fail the run (exit 1) instead of being skipped.
     #[arg(long)]
     strict_pages: bool,
+
+    /// Exit 1 when an English unit states a number, date or name not found in its Chinese source
+    /// (the brief is still written, the items listed in it).
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -216,6 +249,7 @@ fn brief(args: BriefArgs) -> u8 {
     options.abstractive = switch(args.abstractive, args.no_abstractive);
     options.translate = switch(args.translate, args.no_translate);
     options.strict_pages = args.strict_pages.then_some(true);
+    options.strict = args.strict.then_some(true);
     args.switches.apply(&mut options);
     let batch = args.out.map(|out| BatchOptions {
         inputs: args.inputs.clone(),
@@ -244,6 +278,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Some(Command::Index { dir }) => commands::index::run(&dir),
+        Some(Command::CheckEnglish { source, english }) => commands::check_english::run(&source, &english),
+        Some(Command::Engine { action: EngineAction::Check { url, engine_model, timeout } }) => {
+            commands::engine::check(&url, engine_model.as_deref(), std::time::Duration::from_secs_f64(timeout.max(0.1)))
+        }
         Some(Command::Model { action: ModelAction::List }) => commands::model::list(),
         Some(Command::Model { action: ModelAction::Verify { name } }) => commands::model::verify(name.as_deref()),
         Some(Command::Model { action: ModelAction::Path { name } }) => commands::model::path(name.as_deref()),

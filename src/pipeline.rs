@@ -15,28 +15,30 @@ use crate::segment;
 use crate::settings::Settings;
 use crate::types::{Article, Brief, Extract, Sentence};
 
-/// A run's settings plus its model stage, loaded once and shared by every article.
+/// A run's settings plus its model stage, loaded once and shared by every article: one stage
+/// for a local model (articles take turns on its cores), one per worker for a server (each
+/// worker's requests in flight at once).
 pub struct Pipeline {
     settings: Settings,
     identity: String,
-    stage: Option<Mutex<ModelStage>>,
+    stages: Vec<Mutex<ModelStage>>,
 }
 
 impl Pipeline {
     /// Prepares a run. With `load_model`, the engine is loaded once now if the model stage is
     /// asked for; without (`--check`), nothing is loaded and briefs are only fingerprinted.
     pub fn new(settings: Settings, load_model: bool) -> Result<Pipeline, Error> {
-        let stage = match &settings.brief.model {
-            Some(options) if load_model => {
-                if options.verbose {
-                    eprintln!("zhbrief: loading model {} ({})", options.engine.model, options.engine.path.display());
-                }
-                Some(Mutex::new(ModelStage::new(llm::open(&options.engine)?, options.clone())))
+        let mut stages = Vec::new();
+        if let Some(options) = settings.brief.model.as_ref().filter(|_| load_model) {
+            if options.verbose {
+                eprintln!("zhbrief: loading model {} ({})", options.engine.model(), options.engine.location());
             }
-            _ => None,
-        };
+            let backend = llm::open(&options.engine)?;
+            let forks: Vec<_> = (1..settings.jobs).map_while(|_| backend.fork()).collect();
+            stages = std::iter::once(backend).chain(forks).map(|backend| Mutex::new(ModelStage::new(backend, options.clone()))).collect();
+        }
         let identity = settings.brief.identity();
-        Ok(Pipeline { settings, identity, stage })
+        Ok(Pipeline { settings, identity, stages })
     }
 
     /// The settings.
@@ -49,10 +51,10 @@ impl Pipeline {
         &self.identity
     }
 
-    /// Worker threads: the model stage runs one article at a time on one loaded model, so with it
-    /// articles are processed in order; without it, on every core asked for.
+    /// Worker threads: one per model stage when there are stages (a local model runs one article
+    /// at a time), else every core asked for.
     pub fn jobs(&self) -> usize {
-        if self.stage.is_some() { 1 } else { self.settings.jobs.max(1) }
+        if self.stages.is_empty() { self.settings.jobs.max(1) } else { self.stages.len() }
     }
 
     /// Makes the brief of one input's bytes.
@@ -61,10 +63,13 @@ impl Pipeline {
         let sentences = segment::sentences(&article);
         let extract = extract::extract(&article, &sentences, &self.settings.brief.extract);
         let mut brief = assemble(&article, &sentences, &extract);
-        if let Some(stage) = &self.stage {
-            let mut stage = stage.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.stages.is_empty() {
+            // Each worker has its own stage; outside a pool (one thread), the first.
+            let worker = rayon::current_thread_index().unwrap_or(0) % self.stages.len();
+            let mut stage = self.stages[worker].lock().unwrap_or_else(|p| p.into_inner());
             complete(&mut stage, &article, &sentences, &extract, &mut brief).map_err(|e| match e {
                 Error::Model(message) => Error::Model(format!("{origin}: {message}")),
+                Error::Engine { engine, reason } => Error::Engine { engine, reason: format!("{reason} (briefing {origin})") },
                 other => other,
             })?;
         }

@@ -66,14 +66,22 @@ pub fn markdown(brief: &Brief) -> String {
     }
     if let Some(translation) = &brief.translation {
         out.push_str("\n## English\n\n");
+        // A unit with something the check could not trace is marked, and the items listed.
+        let flagged = |items: &[String]| if items.is_empty() { "" } else { " ⚠" };
+        let unsupported = &translation.unsupported;
         if let Some(title) = &translation.title {
-            let _ = writeln!(out, "**{}**\n", escape(title));
+            let _ = writeln!(out, "**{}**{}\n", escape(title), flagged(&unsupported.title));
         }
-        for point in &translation.key_points {
-            let _ = writeln!(out, "- {}", escape(point));
+        for (n, point) in translation.key_points.iter().enumerate() {
+            let _ = writeln!(out, "- {}{}", escape(point), flagged(unsupported.key_points.get(n).map_or(&[], Vec::as_slice)));
         }
         if let Some(summary) = &translation.summary {
-            let _ = writeln!(out, "\n{}", escape(summary));
+            let _ = writeln!(out, "\n{}{}", escape(summary), flagged(unsupported.summary.as_deref().unwrap_or_default()));
+        }
+        let items = unsupported.items();
+        if !items.is_empty() {
+            let listed: Vec<String> = items.iter().map(|(unit, item)| format!("“{}” ({unit})", escape(item))).collect();
+            let _ = writeln!(out, "\n> ⚠ Not found in the source: {}", listed.join("; "));
         }
     }
     out
@@ -123,14 +131,24 @@ mod tests {
 
     #[test]
     fn summary_and_translation_sections() {
-        use crate::types::{SummarySentence, Translation};
+        use crate::types::{SummarySentence, Translation, Unsupported};
         let md = markdown(&Brief {
             summary: Some(vec![SummarySentence { text: "摘要句。".into(), support: vec![], extractive_fallback: false }]),
-            translation: Some(Translation { title: Some("Title".into()), key_points: vec!["Point.".into()], summary: Some("Sum.".into()) }),
+            translation: Some(Translation {
+                title: Some("Title".into()),
+                key_points: vec!["Point.".into(), "Beijing.".into()],
+                summary: Some("Sum.".into()),
+                unsupported: Unsupported { key_points: vec![vec![], vec!["Beijing".into()]], ..Unsupported::default() },
+            }),
             ..brief()
         });
         assert!(md.contains("\n## 摘要\n\n摘要句。\n"));
-        assert!(md.ends_with("\n## English\n\n**Title**\n\n- Point.\n\nSum.\n"), "{md}");
+        assert!(
+            md.ends_with(
+                "\n## English\n\n**Title**\n\n- Point.\n- Beijing. ⚠\n\nSum.\n\n> ⚠ Not found in the source: “Beijing” (key point 2)\n"
+            ),
+            "{md}"
+        );
     }
 
     #[test]

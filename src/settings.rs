@@ -9,6 +9,9 @@
 //! without anyone remembering to.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,7 +20,8 @@ use crate::error::Error;
 use crate::extract::{DEFAULT_KEYWORDS, ExtractOptions};
 use crate::input::decode::encoding_for_label;
 use crate::input::{DEFAULT_MAX_INPUT_BYTES, ReadOptions};
-use crate::llm::{self, Catalog, Sampling};
+use crate::llm::remote::{Connection, RemoteEngine};
+use crate::llm::{self, Catalog, EngineSpec, Sampling};
 use crate::model_stage::ModelOptions;
 use crate::model_stage::glossary;
 use crate::model_stage::prompts::Prompts;
@@ -109,6 +113,23 @@ layered! {
         /// Count list and index pages among several inputs as failures, not skips (`--strict-pages`).
         #[arg(skip)]
         pub strict_pages: Option<bool>,
+        /// Fail the run (exit 1) when the English states a number, date or name the check cannot
+        /// trace to the Chinese (`--strict`); the brief is still written.
+        #[arg(skip)]
+        pub strict: Option<bool>,
+        /// An OpenAI-compatible server to run the model stage on instead of a local model, e.g.
+        /// http://127.0.0.1:8080/v1 (its key from ZHBRIEF_API_KEY or OPENAI_API_KEY).
+        #[arg(long, value_name = "URL", env = "ZHBRIEF_ENGINE")]
+        pub engine: Option<String>,
+        /// The model the engine serves [default: the first it lists].
+        #[arg(long, value_name = "NAME", env = "ZHBRIEF_ENGINE_MODEL")]
+        pub engine_model: Option<String>,
+        /// Seconds to wait for one engine request before retrying it [default: 120].
+        #[arg(long, value_name = "SECS")]
+        pub engine_timeout: Option<f64>,
+        /// Retries of an engine request after a timeout, a dropped connection, 429 or 5xx [default: 4].
+        #[arg(long, value_name = "N")]
+        pub engine_retries: Option<u32>,
     }
 }
 
@@ -134,7 +155,7 @@ pub fn parse_config(text: &str) -> Result<Options, String> {
 }
 
 /// How [`Settings::resolve`] treats what is not a setting of the briefs themselves.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Resolve {
     /// Report timings, glossaries, candidates and fallbacks on stderr.
     pub verbose: bool,
@@ -143,6 +164,8 @@ pub struct Resolve {
     /// Whether the model's file must be on this machine (it need not be for `--check`, which
     /// names a known model by its manifest's SHA-256).
     pub need_model_file: bool,
+    /// Set on Ctrl-C: engine requests stop retrying.
+    pub cancel: Arc<AtomicBool>,
 }
 
 /// A run's settings, resolved.
@@ -156,6 +179,8 @@ pub struct Settings {
     pub jobs: usize,
     /// List and index pages among several inputs fail the run instead of being skipped.
     pub strict_pages: bool,
+    /// English with untraceable items fails the run (the brief is still written).
+    pub strict: bool,
 }
 
 /// Everything that changes a brief's bytes, and nothing else (not worker counts, not where the
@@ -183,8 +208,11 @@ impl Settings {
             Some(label) => Some(encoding_for_label(label).ok_or_else(|| Error::UnknownEncoding(label.into()))?),
         };
         let max_input_bytes = options.max_input_bytes.unwrap_or(DEFAULT_MAX_INPUT_BYTES);
-        let model =
-            if options.abstractive == Some(true) || options.translate == Some(true) { Some(model_options(&options, how)?) } else { None };
+        let wanted = options.abstractive == Some(true) || options.translate == Some(true);
+        let model = if wanted { Some(model_options(&options, &how)?) } else { None };
+        // A server takes many requests at once; local work is as parallel as the cores.
+        let default_jobs =
+            if options.engine.is_some() { DEFAULT_ENGINE_JOBS } else { std::thread::available_parallelism().map_or(1, |n| n.get()) };
         Ok(Settings {
             brief: BriefSettings {
                 version: env!("CARGO_PKG_VERSION"),
@@ -198,23 +226,31 @@ impl Settings {
                 model,
             },
             max_input_bytes,
-            jobs: options.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1),
+            jobs: options.jobs.unwrap_or(default_jobs).max(1),
             strict_pages: options.strict_pages == Some(true),
+            strict: options.strict == Some(true),
         })
     }
 }
 
-fn model_options(options: &Options, how: Resolve) -> Result<ModelOptions, Error> {
+fn model_options(options: &Options, how: &Resolve) -> Result<ModelOptions, Error> {
     let translate = options.translate == Some(true);
-    let catalog = Catalog::builtin();
-    // Unnamed, the model recommended for translation when translating and it is on this machine
-    // (it translates markedly better), else the default.
-    let name = match &options.model {
-        Some(name) => name.clone(),
-        None => translate.then(|| catalog.recommended_present("translate")).flatten().unwrap_or(catalog.default_model()).name.clone(),
+    let engine = match &options.engine {
+        Some(url) => remote_engine(url, options, how)?,
+        None => {
+            let catalog = Catalog::builtin();
+            // Unnamed, the model recommended for translation when translating and it is on this
+            // machine (it translates markedly better), else the default.
+            let name = match &options.model {
+                Some(name) => name.clone(),
+                None => {
+                    translate.then(|| catalog.recommended_present("translate")).flatten().unwrap_or(catalog.default_model()).name.clone()
+                }
+            };
+            let offline = options.offline == Some(true);
+            llm::catalog::engine_spec(&catalog, &name, offline, options.requantize != Some(false), how.need_model_file)?
+        }
     };
-    let offline = options.offline == Some(true);
-    let engine = llm::catalog::engine_spec(&catalog, &name, offline, options.requantize != Some(false), how.need_model_file)?;
     let glossary = match &options.glossary {
         Some(path) => glossary::load_user_glossary(path)?,
         None => Vec::new(),
@@ -231,6 +267,29 @@ fn model_options(options: &Options, how: Resolve) -> Result<ModelOptions, Error>
         stream: how.stream,
         verbose: how.verbose,
     })
+}
+
+/// Requests in flight at once on an engine when `--jobs` does not say.
+pub const DEFAULT_ENGINE_JOBS: usize = 8;
+
+/// The server `url` names, and its model: `--engine-model`, else the first it lists (asked only
+/// then, so that `--check` with a named model needs no server).
+fn remote_engine(url: &str, options: &Options, how: &Resolve) -> Result<EngineSpec, Error> {
+    let key = ["ZHBRIEF_API_KEY", "OPENAI_API_KEY"].iter().find_map(|name| std::env::var(name).ok().filter(|k| !k.is_empty()));
+    let timeout = options.engine_timeout.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(120.0);
+    let connection = Connection {
+        url: url.to_string(),
+        key,
+        timeout: Duration::from_secs_f64(timeout),
+        retries: options.engine_retries.unwrap_or(4),
+        backoff: Duration::from_millis(500),
+        cancel: Arc::clone(&how.cancel),
+    };
+    let model = match &options.engine_model {
+        Some(model) => model.clone(),
+        None => RemoteEngine::default_model(connection.clone())?,
+    };
+    Ok(EngineSpec::Remote { model, connection })
 }
 
 impl BriefSettings {
@@ -286,7 +345,7 @@ mod tests {
     }
 
     fn with_model() -> BriefSettings {
-        let engine = llm::EngineSpec { model: "m".into(), sha256: "0".repeat(64), requantize: true, path: PathBuf::from("/m.gguf") };
+        let engine = EngineSpec::Local { model: "m".into(), sha256: "0".repeat(64), requantize: true, path: PathBuf::from("/m.gguf") };
         BriefSettings {
             version: "1.0.0",
             read: ReadOptions { encoding: None, max_input_bytes: 100 },
@@ -312,6 +371,12 @@ mod tests {
         fn model(settings: &mut BriefSettings) -> &mut ModelOptions {
             settings.model.as_mut().unwrap()
         }
+        fn local(settings: &mut BriefSettings) -> (&mut String, &mut String, &mut bool) {
+            match &mut model(settings).engine {
+                EngineSpec::Local { model, sha256, requantize, .. } => (model, sha256, requantize),
+                EngineSpec::Remote { .. } => unreachable!("the test settings run a local model"),
+            }
+        }
         let prompts_dir = tempfile::tempdir().unwrap();
         let mut changes: Vec<(String, Change)> = vec![
             ("version".into(), Box::new(|s| s.version = "1.0.1")),
@@ -322,9 +387,9 @@ mod tests {
             ("format".into(), Box::new(|s| s.format = Format::Json)),
             ("model.abstractive".into(), Box::new(|s| model(s).abstractive = true)),
             ("model.translate".into(), Box::new(|s| model(s).translate = false)),
-            ("model.engine.model".into(), Box::new(|s| model(s).engine.model = "other".into())),
-            ("model.engine.sha256".into(), Box::new(|s| model(s).engine.sha256 = "1".repeat(64))),
-            ("model.engine.requantize".into(), Box::new(|s| model(s).engine.requantize = false)),
+            ("model.engine.local.model".into(), Box::new(|s| local(s).0.push('2'))),
+            ("model.engine.local.sha256".into(), Box::new(|s| *local(s).1 = "1".repeat(64))),
+            ("model.engine.local.requantize".into(), Box::new(|s| *local(s).2 = false)),
             ("model.sampling".into(), Box::new(|s| model(s).sampling = Some(Sampling::new(0.7, 1)))),
             ("model.candidates".into(), Box::new(|s| model(s).candidates = 1)),
             (
@@ -362,8 +427,36 @@ mod tests {
         let mut other = with_model();
         other.read.max_input_bytes = 1;
         let model = other.model.as_mut().unwrap();
-        (model.stream, model.verbose, model.engine.path) = (true, true, PathBuf::from("/elsewhere/m.gguf"));
+        (model.stream, model.verbose) = (true, true);
+        if let EngineSpec::Local { path, .. } = &mut model.engine {
+            *path = PathBuf::from("/elsewhere/m.gguf");
+        }
         assert_eq!(other.identity(), base.identity());
         assert_ne!(fingerprint(&base.identity(), b"a"), fingerprint(&base.identity(), b"b"));
+    }
+
+    #[test]
+    fn a_remote_engine_is_named_by_its_model_never_its_url_or_key() {
+        let remote = |model: &str, url: &str, key: &str| {
+            let mut settings = with_model();
+            let connection = Connection {
+                url: url.into(),
+                key: Some(key.into()),
+                timeout: Duration::from_secs(1),
+                retries: 0,
+                backoff: Duration::ZERO,
+                cancel: Arc::default(),
+            };
+            settings.model.as_mut().unwrap().engine = EngineSpec::Remote { model: model.into(), connection };
+            settings.identity()
+        };
+        let identity = remote("qwen-7b", "https://user:pw@a.example/v1?token=t1", "sk-secret");
+        assert!(identity.contains("qwen-7b"));
+        for secret in ["user", "pw@", "a.example", "t1", "sk-secret"] {
+            assert!(!identity.contains(secret), "{secret} in {identity}");
+        }
+        assert_eq!(identity, remote("qwen-7b", "http://b.example/v1", "other-key"));
+        assert_ne!(identity, remote("qwen-14b", "http://b.example/v1", "other-key"));
+        assert_ne!(identity, with_model().identity());
     }
 }

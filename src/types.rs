@@ -141,4 +141,31 @@ pub struct Translation {
     /// The abstractive summary, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// What each unit's English states that its Chinese does not: numbers, dates and names the
+    /// check could not trace to the source (empty when clean).
+    pub unsupported: Unsupported,
+}
+
+/// Untraceable items of a translation, unit by unit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Unsupported {
+    /// In the headline.
+    pub title: Vec<String>,
+    /// In each key point, in order.
+    pub key_points: Vec<Vec<String>>,
+    /// In the summary.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<Vec<String>>,
+}
+
+impl Unsupported {
+    /// Every item with the unit it is in (`title`, `key point 2`, `summary`).
+    pub fn items(&self) -> Vec<(String, &str)> {
+        let mut items: Vec<(String, &str)> = self.title.iter().map(|i| ("title".to_string(), i.as_str())).collect();
+        for (n, point) in self.key_points.iter().enumerate() {
+            items.extend(point.iter().map(|i| (format!("key point {}", n + 1), i.as_str())));
+        }
+        items.extend(self.summary.iter().flatten().map(|i| ("summary".to_string(), i.as_str())));
+        items
+    }
 }

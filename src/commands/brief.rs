@@ -33,7 +33,15 @@ pub fn run(flags: Options, request: Request) -> u8 {
         return exit::USAGE;
     }
     let check = request.batch.as_ref().is_some_and(|b| b.check);
-    let how = Resolve { verbose: request.verbose, stream: !request.quiet, need_model_file: !check };
+    // Ctrl-C sets a flag: engine requests stop retrying, a batch starts no new article, and the
+    // articles in progress finish, so every brief written is whole. Without a batch, Ctrl-C
+    // ends the run at once, as for any filter.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    if request.batch.is_some() {
+        let flag = Arc::clone(&interrupted);
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
+    }
+    let how = Resolve { verbose: request.verbose, stream: !request.quiet, need_model_file: !check, cancel: Arc::clone(&interrupted) };
     let settings = match resolve(flags, request.config.as_deref(), how) {
         Ok(settings) => settings,
         Err(code) => return code,
@@ -48,10 +56,6 @@ pub fn run(flags: Options, request: Request) -> u8 {
     if options.inputs.is_empty() {
         options.inputs.push(PathBuf::from("-"));
     }
-    // Ctrl-C sets a flag: articles in progress finish, no new one starts, briefs stay whole.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&interrupted);
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed));
     batch::run(&pipeline, &options, interrupted)
 }
 

@@ -4,6 +4,8 @@
 #[cfg(feature = "model")]
 pub mod bench;
 pub mod brief;
+pub mod check_english;
+pub mod engine;
 pub mod index;
 pub mod model;
 pub mod translate;

@@ -17,7 +17,7 @@ pub fn run(input_path: &Path, mut flags: Options, config: Option<PathBuf>, verbo
     flags.translate = Some(true);
     flags.abstractive = Some(false);
     // The text streams to stdout line by line: the model's own stream would only interleave.
-    let how = Resolve { verbose, stream: false, need_model_file: true };
+    let how = Resolve { verbose, stream: false, need_model_file: true, cancel: Default::default() };
     let settings = match super::brief::resolve(flags, config.as_deref(), how) {
         Ok(settings) => settings,
         Err(code) => return code,

@@ -181,12 +181,12 @@ pub fn engine_spec(catalog: &Catalog, name_or_path: &str, offline: bool, requant
         && let Some(spec) = catalog.find(name_or_path)
     {
         let path = if need_file { resolve(catalog, name_or_path, offline)? } else { locate_cached(spec).unwrap_or_default() };
-        return Ok(EngineSpec { model: spec.name.clone(), sha256: spec.sha256.clone(), requantize, path });
+        return Ok(EngineSpec::Local { model: spec.name.clone(), sha256: spec.sha256.clone(), requantize, path });
     }
     let path = resolve(catalog, name_or_path, offline)?;
     let sha256 = file_sha256(&path).map_err(|e| Error::Model(format!("{}: cannot read: {e}", path.display())))?;
     let model = path.file_name().map_or_else(|| name_or_path.to_string(), |n| n.to_string_lossy().into_owned());
-    Ok(EngineSpec { model, sha256, requantize, path })
+    Ok(EngineSpec::Local { model, sha256, requantize, path })
 }
 
 /// The SHA-256 of a file, from the cache under `cache_dir()/sha256` when the file's path, size

@@ -1,11 +1,13 @@
 //! The engine behind the model stage: one [`Backend`] interface (chat replies under constraints,
 //! several candidates at once, the log-probability of a given reply), and the engines that
 //! implement it. [`local`] runs a GGUF model on the CPU with Candle (the `model` feature);
-//! [`catalog`] knows the shipped models and where their files are.
+//! [`remote`] is any OpenAI-compatible server; [`catalog`] knows the shipped models and where
+//! their files are.
 
 pub mod catalog;
 #[cfg(feature = "model")]
 pub mod local;
+pub mod remote;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -119,35 +121,77 @@ pub trait Backend: Send {
     /// The log-probability the model gives `reply` as the assistant's answer to each of
     /// `conversations`; `None` when the engine cannot score a given text.
     fn score_replies(&mut self, conversations: &[&[Message]], reply: &str) -> Result<Option<Vec<f64>>, Error>;
+
+    /// Another handle on the same engine, for a worker of its own; `None` when the engine runs
+    /// one article at a time (a local model on this machine's cores).
+    fn fork(&self) -> Option<Box<dyn Backend>> {
+        None
+    }
 }
 
 /// Which engine and model a run uses: what a brief's fingerprint names, resolved without
 /// loading anything.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EngineSpec {
-    /// The model's name: a known model's, or the file name of a GGUF given by path.
-    pub model: String,
-    /// SHA-256 of the model file: the manifest's for a known model, else the file's own.
-    pub sha256: String,
-    /// Run the model's Q4_0/Q4_1/Q5_1 tensors through a cached Q8_0 re-encoding.
-    pub requantize: bool,
-    /// Where the file is (not part of the identity: the same file anywhere is the same model).
-    #[serde(skip)]
-    pub path: PathBuf,
+#[serde(rename_all = "lowercase")]
+pub enum EngineSpec {
+    /// A GGUF model run here.
+    Local {
+        /// The model's name: a known model's, or the file name of a GGUF given by path.
+        model: String,
+        /// SHA-256 of the model file: the manifest's for a known model, else the file's own.
+        sha256: String,
+        /// Run the model's Q4_0/Q4_1/Q5_1 tensors through a cached Q8_0 re-encoding.
+        requantize: bool,
+        /// Where the file is (not part of the identity: the same file anywhere is the same model).
+        #[serde(skip)]
+        path: PathBuf,
+    },
+    /// An OpenAI-compatible server. Only its model is part of the identity: the URL and key may
+    /// hold secrets, and the same model elsewhere writes the same briefs.
+    Remote {
+        /// The model the server runs, as it names it.
+        model: String,
+        /// How it is reached.
+        #[serde(skip)]
+        connection: remote::Connection,
+    },
 }
 
-/// Loads the engine `spec` names.
-pub fn open(spec: &EngineSpec) -> Result<Box<dyn Backend>, Error> {
-    #[cfg(feature = "model")]
-    {
-        Ok(Box::new(local::Model::open(&spec.path, spec.requantize)?))
+impl PartialEq for remote::Connection {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url
     }
-    #[cfg(not(feature = "model"))]
-    {
-        Err(Error::ModelMissing(format!(
-            "cannot run {}: this zhbrief was built without the `model` feature (rebuild with default features)",
-            spec.model
-        )))
+}
+
+impl Eq for remote::Connection {}
+
+impl EngineSpec {
+    /// The model's name, for messages.
+    pub fn model(&self) -> &str {
+        match self {
+            EngineSpec::Local { model, .. } | EngineSpec::Remote { model, .. } => model,
+        }
+    }
+
+    /// Where the engine is, for messages: a file, or a URL without secrets.
+    pub fn location(&self) -> String {
+        match self {
+            EngineSpec::Local { path, .. } => path.display().to_string(),
+            EngineSpec::Remote { connection, .. } => connection.display_url(),
+        }
+    }
+}
+
+/// Loads (or connects to) the engine `spec` names.
+pub fn open(spec: &EngineSpec) -> Result<Box<dyn Backend>, Error> {
+    match spec {
+        EngineSpec::Remote { model, connection } => Ok(Box::new(remote::RemoteEngine::connect(connection.clone(), Some(model))?)),
+        #[cfg(feature = "model")]
+        EngineSpec::Local { path, requantize, .. } => Ok(Box::new(local::Model::open(path, *requantize)?)),
+        #[cfg(not(feature = "model"))]
+        EngineSpec::Local { model, .. } => Err(Error::ModelMissing(format!(
+            "cannot run {model}: this zhbrief was built without the `model` feature (rebuild with default features, or use --engine)"
+        ))),
     }
 }
 

@@ -9,7 +9,7 @@ use crate::text::fold_width;
 
 /// What a number counts: a plain quantity, or a percentage, year, month or day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     Quantity,
     Percent,
     Year,
@@ -19,15 +19,15 @@ enum Kind {
 
 /// A number as stated, with what it counts and its value (万 and 亿 multiplied out).
 #[derive(Debug, Clone, PartialEq)]
-struct Number {
-    written: String,
-    value: f64,
-    kind: Kind,
+pub(super) struct Number {
+    pub(super) written: String,
+    pub(super) value: f64,
+    pub(super) kind: Kind,
 }
 
 /// The numbers in `text`, each with the unit that gives it its meaning: `6000万` is 60 million,
 /// not 6000; `10月` is a month, `91%` a share.
-fn numbers(text: &str) -> Vec<Number> {
+pub(super) fn numbers(text: &str) -> Vec<Number> {
     static NUMBER: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r"(\d+(?:[.,]\d+)*)\s*(万亿|万|亿|%|年|月|日|号)?").expect("the number pattern is valid"));
     let text = fold_width(text);
@@ -53,7 +53,7 @@ fn numbers(text: &str) -> Vec<Number> {
 
 /// Whether `claim` states what `stated` does: the same value of the same kind. A bare quantity
 /// also matches a year, month or day of that value (`2023` in `2023年`), never a share.
-fn same_number(claim: &Number, stated: &Number) -> bool {
+pub(super) fn same_number(claim: &Number, stated: &Number) -> bool {
     let kinds_agree = claim.kind == stated.kind || claim.kind == Kind::Quantity && stated.kind != Kind::Percent;
     kinds_agree && (claim.value - stated.value).abs() <= 1e-9 * claim.value.abs().max(1.0)
 }

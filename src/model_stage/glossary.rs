@@ -51,6 +51,11 @@ static KNOWN_NAMES: LazyLock<BTreeMap<&'static str, &'static str>> = LazyLock::n
         .collect()
 });
 
+/// Every known name: its Chinese and its English.
+pub fn known_names() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KNOWN_NAMES.iter().map(|(chinese, english)| (*chinese, *english))
+}
+
 /// Known names this long are matched anywhere in the text; shorter ones only as whole words, so
 /// that 朝鲜族 holds no North Korea and 增加纳税 no Ghana.
 const ANYWHERE_CHARS: usize = 4;

@@ -6,6 +6,7 @@
 
 pub mod cleanup;
 pub mod consensus;
+pub mod english_check;
 pub mod faithfulness;
 pub mod glossary;
 pub mod prompts;

@@ -8,12 +8,13 @@ use minijinja::context;
 use super::ModelStage;
 use super::cleanup::{clean_translation, tidy_for_translation, without_invented_years};
 use super::consensus;
+use super::english_check;
 use super::glossary::{self, GlossaryEntry};
 use super::prompts::fence;
 use crate::error::Error;
 use crate::llm::{GenerateOptions, Message, Sampling};
 use crate::text::is_han;
-use crate::types::{Article, Brief, Translation};
+use crate::types::{Article, Brief, Translation, Unsupported};
 
 impl ModelStage {
     /// Translates the brief: title, key points and summary sentences, each unit on its own, with
@@ -24,31 +25,41 @@ impl ModelStage {
         let rendered: Vec<String> = glossary.iter().map(|e| format!("{}={}", e.source, e.target)).collect();
         self.note(&format!("glossary: {}", rendered.join(", ")));
         let mut context: Vec<Message> = Vec::new();
+        let mut unsupported = Unsupported::default();
         let title = match &brief.meta.title {
             Some(title) => {
                 let english = self.translate_unit(title, &[], &glossary)?;
                 // The turn as the title was asked, so the context is a conversation that happened.
                 context =
-                    vec![Message::user(self.translate_prompt(&tidy_for_translation(title), &glossary)?), Message::assistant(&english)];
-                Some(english)
+                    vec![Message::user(self.translate_prompt(&tidy_for_translation(title), &glossary)?), Message::assistant(&english.text)];
+                unsupported.title = english.unsupported;
+                Some(english.text)
             }
             None => None,
         };
         let mut key_points = Vec::with_capacity(brief.key_points.len());
         for point in &brief.key_points {
-            key_points.push(self.translate_unit(point, &context, &glossary)?);
+            let english = self.translate_unit(point, &context, &glossary)?;
+            key_points.push(english.text);
+            unsupported.key_points.push(english.unsupported);
         }
         let summary = match &brief.summary {
             Some(sentences) if !sentences.is_empty() => {
-                let mut english = Vec::with_capacity(sentences.len());
+                let (mut english, mut items) = (Vec::with_capacity(sentences.len()), Vec::new());
                 for sentence in sentences {
-                    english.push(self.translate_unit(&sentence.text, &context, &glossary)?);
+                    let checked = self.translate_unit(&sentence.text, &context, &glossary)?;
+                    english.push(checked.text);
+                    items.extend(checked.unsupported);
                 }
+                unsupported.summary = Some(items);
                 Some(english.join(" "))
             }
             _ => None,
         };
-        Ok(Translation { title, key_points, summary })
+        for (unit, item) in unsupported.items() {
+            self.note(&format!("not found in the source ({unit}): {item}"));
+        }
+        Ok(Translation { title, key_points, summary, unsupported })
     }
 
     /// Translates text line by line: one output line per input line, empty lines kept empty.
@@ -59,7 +70,11 @@ impl ModelStage {
                 String::new()
             } else {
                 let glossary = glossary::article_glossary(line, &self.options.glossary);
-                self.translate_unit(line, &[], &glossary)?
+                let english = self.translate_unit(line, &[], &glossary)?;
+                if !english.unsupported.is_empty() {
+                    self.note(&format!("not found in the source: {}", english.unsupported.join("; ")));
+                }
+                english.text
             };
             on_line(&english);
         }
@@ -72,11 +87,15 @@ impl ModelStage {
         self.prompts().render("translate.j2", context! { text => fence(unit), annotated, glossary => entries })
     }
 
-    fn translate_unit(&mut self, unit: &str, context: &[Message], glossary: &[GlossaryEntry]) -> Result<String, Error> {
+    fn translate_unit(&mut self, unit: &str, context: &[Message], glossary: &[GlossaryEntry]) -> Result<Checked, Error> {
         let unit = &tidy_for_translation(unit);
         if let Some((english, end)) = glossary::dateline(unit) {
             let rest = unit[end..].trim_start_matches(|c: char| c.is_whitespace() || "，,：:".contains(c));
-            return Ok(if rest.is_empty() { english } else { format!("{english}: {}", self.translate_unit(rest, context, glossary)?) });
+            if rest.is_empty() {
+                return Ok(Checked { text: english, unsupported: Vec::new() });
+            }
+            let rest = self.translate_unit(rest, context, glossary)?;
+            return Ok(Checked { text: format!("{english}: {}", rest.text), unsupported: rest.unsupported });
         }
         let mut messages = vec![Message::system(self.prompts().render("translate-system.j2", context! {})?)];
         // Worked examples (none by default: on the WMT22 development segments every example tried
@@ -90,25 +109,34 @@ impl ModelStage {
         messages.push(Message::user(self.translate_prompt(unit, glossary)?));
         let max_new_tokens = (unit.chars().count() * 3 + 32).clamp(48, 768);
         let options = GenerateOptions { max_new_tokens, english_only: true, ..GenerateOptions::default() };
-        let english = self.translate_candidates(&messages, &options, unit)?;
-        if !looks_obeyed(unit, &english) {
+        let entries = glossary::relevant(glossary, unit);
+        let english = self.translate_candidates(&messages, &options, unit, &entries)?;
+        if !looks_obeyed(unit, &english.text) {
             return Ok(english);
         }
         // Far too short for its source: the model most likely did what the text says (输出“X”)
         // instead of translating it. Translate it again as reported speech, which small models
         // reliably translate, and take the quotation back out.
-        self.note(&format!("translation too short for its source, retrying as quoted text: {unit} → {english}"));
+        self.note(&format!("translation too short for its source, retrying as quoted text: {unit} → {}", english.text));
         let framed = format!("文章中写道：“{unit}”");
         *messages.last_mut().expect("the unit's message") = Message::user(self.translate_prompt(&framed, glossary)?);
-        let retried = self.translate_candidates(&messages, &options, &framed)?;
-        Ok(unquote_reported(&retried).unwrap_or(retried))
+        let retried = self.translate_candidates(&messages, &options, &framed, &entries)?;
+        let text = unquote_reported(&retried.text).unwrap_or(retried.text);
+        Ok(Checked { unsupported: english_check::unsupported(&text, unit, &entries), text })
     }
 
     /// The best of several candidate translations of `source`: the first decoded as asked
     /// (greedy by default), the others sampled with fixed seeds, all decoded together, so the
     /// choice is the same on every run. The chosen one is both what the candidates agree on
-    /// (see [`consensus`]) and what best explains the source ([`Self::back_translation_fit`]).
-    fn translate_candidates(&mut self, messages: &[Message], options: &GenerateOptions, source: &str) -> Result<String, Error> {
+    /// (see [`consensus`]) and what best explains the source ([`Self::back_translation_fit`]),
+    /// among the candidates with the fewest items the [`english_check`] cannot trace to the source.
+    fn translate_candidates(
+        &mut self,
+        messages: &[Message],
+        options: &GenerateOptions,
+        source: &str,
+        glossary: &[GlossaryEntry],
+    ) -> Result<Checked, Error> {
         let seed = self.options.sampling.map_or(0, |s| s.seed);
         let mut all = vec![GenerateOptions { sampling: self.options.sampling, ..options.clone() }];
         for i in 1..self.options.candidates.max(1) {
@@ -117,15 +145,23 @@ impl ModelStage {
         }
         let mut candidates: Vec<String> =
             self.run_as_given(messages, &all)?.iter().map(|c| clean_translation(&without_invented_years(c, source))).collect();
+        let mut checks: Vec<Vec<String>> = candidates.iter().map(|c| english_check::unsupported(c, source, glossary)).collect();
         if candidates.len() == 1 {
-            return Ok(candidates.swap_remove(0));
+            return Ok(Checked { text: candidates.swap_remove(0), unsupported: checks.swap_remove(0) });
         }
         let fit = self.back_translation_fit(source, &candidates)?;
-        let chosen = consensus::choose(&consensus::agreement(&candidates), &fit);
+        let agreement = consensus::agreement(&candidates);
+        // A candidate that states what the source does not loses to one that does not, however
+        // well the others agree with it.
+        let fewest = checks.iter().map(Vec::len).min().unwrap_or(0);
+        let eligible: Vec<usize> = (0..candidates.len()).filter(|&i| checks[i].len() == fewest).collect();
+        let pick = |scores: &[f64]| eligible.iter().map(|&i| scores[i]).collect::<Vec<f64>>();
+        let chosen = eligible[consensus::choose(&pick(&agreement), &pick(&fit))];
         for (i, candidate) in candidates.iter().enumerate() {
-            self.note(&format!("translation candidate {i}{}: {candidate}", if i == chosen { " (chosen)" } else { "" }));
+            let flags = if checks[i].is_empty() { String::new() } else { format!(" [not in the source: {}]", checks[i].join("; ")) };
+            self.note(&format!("translation candidate {i}{}: {candidate}{flags}", if i == chosen { " (chosen)" } else { "" }));
         }
-        Ok(candidates.swap_remove(chosen))
+        Ok(Checked { text: candidates.swap_remove(chosen), unsupported: checks.swap_remove(chosen) })
     }
 
     /// For each candidate translation, the log-probability the model gives `source` as the
@@ -151,6 +187,12 @@ impl ModelStage {
         };
         Ok(candidates.iter().map(|c| scores[distinct.iter().position(|d| *d == c).expect("every candidate is listed")]).collect())
     }
+}
+
+/// A unit's English and what in it the check could not trace to the source.
+struct Checked {
+    text: String,
+    unsupported: Vec<String>,
 }
 
 /// How freely the extra translation candidates are sampled: enough to differ where the model is

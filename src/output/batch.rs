@@ -111,6 +111,10 @@ struct Record {
     date: Option<String>,
     source: Option<String>,
     first_point: Option<String>,
+    /// What the English states that the check could not trace to the source, for `--strict`
+    /// on reruns too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    untraced: Option<String>,
 }
 
 const MARKDOWN_RECORD_PREFIX: &str = "<!-- zhbrief ";
@@ -127,6 +131,9 @@ pub fn run(pipeline: &Pipeline, options: &BatchOptions, interrupted: Arc<AtomicB
 
     let planned = plan_outputs(&inputs, &options.out, pipeline.settings().brief.format);
     let stop = AtomicBool::new(false);
+    // Failures because the engine was unavailable: when they are all there is, the exit code
+    // says so (69), and a rerun once the engine is back finishes the batch.
+    let unavailable = AtomicUsize::new(0);
     let identity = pipeline.identity();
     let run_one = |(input, target): &(Input, Result<PathBuf, String>)| -> Outcome {
         if stop.load(Ordering::Relaxed) || interrupted.load(Ordering::Relaxed) {
@@ -144,6 +151,9 @@ pub fn run(pipeline: &Pipeline, options: &BatchOptions, interrupted: Arc<AtomicB
             }
             if options.fail_fast {
                 stop.store(true, Ordering::Relaxed);
+            }
+            if err.exit_code() == exit::UNAVAILABLE {
+                unavailable.fetch_add(1, Ordering::Relaxed);
             }
             Outcome::Failed
         });
@@ -192,7 +202,13 @@ pub fn run(pipeline: &Pipeline, options: &BatchOptions, interrupted: Arc<AtomicB
         return exit::INTERRUPTED;
     }
     let clean = failed == 0 && count(Outcome::Stale) == 0 && count(Outcome::Missing) == 0 && index_ok;
-    if clean { exit::OK } else { exit::SOME_FAILED }
+    if clean {
+        exit::OK
+    } else if failed > 0 && failed == unavailable.load(Ordering::Relaxed) && count(Outcome::Stale) + count(Outcome::Missing) == 0 {
+        exit::UNAVAILABLE
+    } else {
+        exit::SOME_FAILED
+    }
 }
 
 /// Maps each input to its brief's path under `out`, refusing two inputs that would share one
@@ -222,8 +238,14 @@ fn process(input: &Input, path: &Path, pipeline: &Pipeline, identity: &str, opti
     let bytes = input::read_bytes(&input.origin, settings.max_input_bytes)?;
     let fingerprint = fingerprint(identity, &bytes);
     let existing = read_record(path);
-    if existing.as_ref().is_some_and(|record| record.fingerprint == fingerprint) {
-        return Ok(Outcome::Unchanged);
+    // With --strict, a brief whose English has untraceable items fails the run, this time and
+    // on every rerun that finds it unchanged; it is written all the same.
+    let strict = |outcome: Outcome, record: Option<&Record>| match record.and_then(|r| r.untraced.as_ref()) {
+        Some(line) if settings.strict => Err(Error::Untraced(format!("{}: {line} (--strict)", input.origin))),
+        _ => Ok(outcome),
+    };
+    if let Some(record) = existing.as_ref().filter(|record| record.fingerprint == fingerprint) {
+        return strict(Outcome::Unchanged, Some(record));
     }
     if options.check {
         // An input the run would refuse (a list page, an empty file) is reported as the run
@@ -239,6 +261,7 @@ fn process(input: &Input, path: &Path, pipeline: &Pipeline, identity: &str, opti
         date: brief.meta.date.clone(),
         source: brief.meta.source.clone(),
         first_point: brief.key_points.first().cloned(),
+        untraced: super::untraced_english(&brief),
     };
     let text = match settings.brief.format {
         Format::Markdown => {
@@ -250,13 +273,16 @@ fn process(input: &Input, path: &Path, pipeline: &Pipeline, identity: &str, opti
         Format::Json => {
             let mut value = serde_json::to_value(&brief).expect("brief serialises");
             value["zhbrief"] = serde_json::json!({ "fingerprint": record.fingerprint, "input": record.input });
+            if let Some(untraced) = &record.untraced {
+                value["zhbrief"]["untraced"] = serde_json::json!(untraced);
+            }
             let mut text = serde_json::to_string_pretty(&value).expect("value serialises");
             text.push('\n');
             text
         }
     };
     write_atomically(&options.out, path, text.as_bytes())?;
-    Ok(Outcome::Written)
+    strict(Outcome::Written, Some(&record))
 }
 
 /// Reads the record embedded in a brief written earlier, if the file is one of ours.
@@ -278,6 +304,7 @@ fn read_record(path: &Path) -> Option<Record> {
                 date: text_field("date"),
                 source: text_field("source"),
                 first_point: value["key_points"].get(0).and_then(|v| v.as_str()).map(str::to_string),
+                untraced: value["zhbrief"]["untraced"].as_str().map(str::to_string),
             })
         }
         _ => None,
@@ -444,6 +471,7 @@ mod tests {
             date: None,
             source: None,
             first_point: None,
+            untraced: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.md");

@@ -10,6 +10,7 @@ use crate::error::{Error, exit};
 use crate::input;
 use crate::pipeline::Pipeline;
 use crate::render::{self, Format};
+use crate::types::Brief;
 
 /// Briefs `inputs` (stdin when empty) to stdout; returns the process exit code.
 ///
@@ -27,9 +28,14 @@ pub fn to_stdout(pipeline: &Pipeline, inputs: &[PathBuf]) -> u8 {
     let mut stdout = io::stdout().lock();
     let json_lines = format == Format::Json && !single;
     let mut printed = 0usize;
-    for result in results {
+    let mut untraced = 0usize;
+    for (input, result) in inputs.iter().zip(results) {
         match result {
             Ok(brief) => {
+                if let Some(line) = untraced_english(&brief).filter(|_| pipeline.settings().strict) {
+                    eprintln!("zhbrief: {}: {line} (--strict)", input.origin);
+                    untraced += 1;
+                }
                 let text = match format {
                     Format::Json => render::json(&brief, !json_lines),
                     Format::Markdown => render::markdown(&brief),
@@ -53,10 +59,21 @@ pub fn to_stdout(pipeline: &Pipeline, inputs: &[PathBuf]) -> u8 {
         return stdout_failed(err);
     }
     match failures.as_slice() {
+        [] if untraced > 0 => exit::SOME_FAILED,
         [] => exit::OK,
         [only] if single => only.exit_code(),
         _ => exit::SOME_FAILED,
     }
+}
+
+/// What in the brief's English the check could not trace to the Chinese, as one line; `None`
+/// when there is nothing (or no English).
+pub fn untraced_english(brief: &Brief) -> Option<String> {
+    let items = brief.translation.as_ref()?.unsupported.items();
+    (!items.is_empty()).then(|| {
+        let listed: Vec<String> = items.iter().map(|(unit, item)| format!("“{item}” ({unit})")).collect();
+        format!("English not found in the source: {}", listed.join("; "))
+    })
 }
 
 /// Prints one error line on stderr.

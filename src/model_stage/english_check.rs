@@ -1,0 +1,433 @@
+//! The English side's faithfulness check: every number, date and name in a translated unit
+//! traced to its Chinese source, the counterpart of [`super::faithfulness`] for summaries.
+//!
+//! A reader who cannot read Chinese cannot see that "three million" rendered 三万 (30,000), or
+//! that "Beijing" is named nowhere in the article; small models make such errors often. What
+//! the check cannot trace is reported beside the English, never dropped silently.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use pinyin::{ToPinyin, ToPinyinMulti};
+use regex::Regex;
+
+use super::faithfulness::{Kind, Number, numbers, same_number};
+use super::glossary::{self, GlossaryEntry};
+use crate::text::is_han;
+
+/// What in `english` its `source` does not support: numbers, amounts, percentages, years and
+/// dates whose value the source does not state, known names (Beijing, Confucius) whose Chinese
+/// is not in the source, and words in pinyin that spell no run of the source's characters
+/// (Shangdong). A rendering from `glossary` is supported: it was put beside the source's words.
+pub fn unsupported(english: &str, source: &str, glossary: &[GlossaryEntry]) -> Vec<String> {
+    let mut stated = numbers(source);
+    stated.extend(chinese_numerals(source));
+    let mut found: Vec<String> = english_numbers(english)
+        .into_iter()
+        .filter(|claim| !stated.iter().any(|s| same_number(claim, s)))
+        .map(|claim| claim.written)
+        .collect();
+    let rendered: Vec<&str> = glossary.iter().map(|e| e.target.as_str()).collect();
+    let covered = |name: &str| rendered.iter().any(|r| contains_words(r, name));
+    for (chinese, name) in glossary::known_names() {
+        // A Chinese article's country is its context, named or not.
+        if CONTEXT.contains(&name) {
+            continue;
+        }
+        if contains_words(english, name) && !covered(name) && !found.iter().any(|f| f == name) {
+            // Supported when any Chinese name with this English is in the source.
+            let in_source = glossary::known_names().any(|(c, n)| n == name && source.contains(c));
+            if !in_source && !source.contains(chinese) {
+                found.push(name.to_string());
+            }
+        }
+    }
+    let source_pinyin = pinyin_runs(source);
+    for word in capitalised_words(english) {
+        let lower = word.to_ascii_lowercase();
+        let english_word = PINYIN_LIKE_ENGLISH.contains(lower.as_str());
+        if english_word || CONTEXT.contains(&word) || covered(word) || found.iter().any(|f| contains_words(f, word)) {
+            continue;
+        }
+        if let Some(syllables) = as_pinyin(&lower)
+            && syllables.len() >= 2
+            && !source_pinyin.contains(&syllables.concat())
+        {
+            found.push(word.to_string());
+        }
+    }
+    found.dedup();
+    found
+}
+
+/// Names every Chinese news article may use without its source naming them.
+const CONTEXT: &[&str] = &["China", "Chinese"];
+
+/// Whether `text` contains `words` as whole words.
+fn contains_words(text: &str, words: &str) -> bool {
+    text.match_indices(words).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + words.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+/// English number words and their values.
+const NUMBER_WORDS: &[(&str, f64)] = &[
+    ("zero", 0.0),
+    ("one", 1.0),
+    ("two", 2.0),
+    ("three", 3.0),
+    ("four", 4.0),
+    ("five", 5.0),
+    ("six", 6.0),
+    ("seven", 7.0),
+    ("eight", 8.0),
+    ("nine", 9.0),
+    ("ten", 10.0),
+    ("eleven", 11.0),
+    ("twelve", 12.0),
+    ("thirteen", 13.0),
+    ("fourteen", 14.0),
+    ("fifteen", 15.0),
+    ("sixteen", 16.0),
+    ("seventeen", 17.0),
+    ("eighteen", 18.0),
+    ("nineteen", 19.0),
+    ("twenty", 20.0),
+    ("thirty", 30.0),
+    ("forty", 40.0),
+    ("fifty", 50.0),
+    ("sixty", 60.0),
+    ("seventy", 70.0),
+    ("eighty", 80.0),
+    ("ninety", 90.0),
+];
+
+const SCALES: &[(&str, f64)] = &[("hundred", 1e2), ("thousand", 1e3), ("million", 1e6), ("billion", 1e9), ("trillion", 1e12)];
+
+const MONTHS: [&str; 12] =
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+
+/// The numbers an English text states, with what they count: `60 million` (6e7), `three
+/// million`, `91%`, `91 percent`, `2023` (a year), `October 23` (a month and a day), `14th`.
+/// "One" alone is left out: it is a pronoun as often as a number.
+pub(super) fn english_numbers(text: &str) -> Vec<Number> {
+    static TOKEN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)[a-z0-9]+(?:[-,.][a-z0-9]+)*|%").expect("the token pattern is valid"));
+    let tokens: Vec<(String, &str)> = TOKEN.find_iter(text).map(|m| (m.as_str().to_ascii_lowercase(), m.as_str())).collect();
+    let word_value = |w: &str| -> Option<f64> {
+        let (tens, unit) = w.split_once('-').unwrap_or((w, ""));
+        let tens = NUMBER_WORDS.iter().find(|(n, _)| *n == tens)?.1;
+        let unit = if unit.is_empty() { 0.0 } else { NUMBER_WORDS.iter().find(|(n, v)| *n == unit && *v < 10.0)?.1 };
+        Some(tens + unit)
+    };
+    let scale = |w: &str| SCALES.iter().find(|(n, _)| *n == w).map(|(_, v)| *v);
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let (lower, written) = (&tokens[i].0, tokens[i].1);
+        // A month and the day after it: October 23.
+        let day_after = || tokens.get(i + 1).and_then(|(t, _)| t.trim_end_matches(|c: char| c.is_alphabetic()).parse::<f64>().ok());
+        if let Some(month) = MONTHS.iter().position(|m| m == lower)
+            && let Some(day) = day_after()
+        {
+            found.push(Number { written: written.to_string(), value: (month + 1) as f64, kind: Kind::Month });
+            found.push(Number { written: format!("{written} {}", tokens[i + 1].1), value: day, kind: Kind::Day });
+            i += 2;
+            continue;
+        }
+        let digits = lower.starts_with(|c: char| c.is_ascii_digit());
+        let ordinal = digits && ["st", "nd", "rd", "th"].iter().any(|s| lower.ends_with(s));
+        let decade = digits && lower.ends_with('s');
+        let mut value = if digits {
+            // What is left after an ordinal's or a decade's ending must be a number: COVID-19,
+            // G20 and 5G are names, not quantities.
+            let bare = lower.strip_suffix(['s']).unwrap_or(lower);
+            let bare = if ordinal { &bare[..bare.len() - 2] } else { bare };
+            bare.replace(',', "").parse::<f64>().ok()
+        } else {
+            word_value(lower)
+        };
+        let Some(mut number) = value.take() else {
+            i += 1;
+            continue;
+        };
+        let mut end = i + 1;
+        // `twenty thousand`, `3.5 billion`, `one hundred twenty`…
+        while let Some(multiplier) = tokens.get(end).and_then(|(t, _)| scale(t)) {
+            number *= multiplier;
+            end += 1;
+            if let Some(more) = tokens.get(end).and_then(|(t, _)| word_value(t)).filter(|_| !digits) {
+                number += more;
+                end += 1;
+            }
+        }
+        let scaled = end > i + 1;
+        let written_all = tokens[i..end].iter().map(|(_, w)| *w).collect::<Vec<_>>().join(" ");
+        let percent = matches!(tokens.get(end).map(|(t, _)| t.as_str()), Some("%" | "percent"))
+            || tokens.get(end).is_some_and(|(t, _)| t == "per") && tokens.get(end + 1).is_some_and(|(t, _)| t == "cent");
+        let kind = if percent {
+            Kind::Percent
+        } else if digits && !ordinal && !scaled && (1900.0..=2100.0).contains(&number) && !lower.contains([',', '.']) {
+            Kind::Year
+        } else {
+            Kind::Quantity
+        };
+        let pronoun = !digits && !scaled && number == 1.0;
+        if !pronoun && !decade {
+            found.push(Number { written: written_all, value: number, kind });
+        }
+        i = end;
+    }
+    found
+}
+
+/// The numbers a Chinese text writes in Chinese numerals (三万, 一百亿, 二十, 十四五's 十四), each
+/// run read whole and, since runs also join separate numbers (十四五 is the 14th five-year
+/// plan), every part of it that reads as a number.
+fn chinese_numerals(text: &str) -> Vec<Number> {
+    static RUN: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"[零〇一二两三四五六七八九十百千万亿]+").expect("the numeral pattern is valid"));
+    let mut found = Vec::new();
+    for run in RUN.find_iter(text) {
+        let chars: Vec<char> = run.as_str().chars().collect();
+        for start in 0..chars.len() {
+            for end in start + 1..=chars.len().min(start + 8) {
+                let part: String = chars[start..end].iter().collect();
+                if let Some(value) = chinese_numeral_value(&part) {
+                    let after = text[run.end()..].chars().next();
+                    let kind = match after {
+                        Some('年') if end == chars.len() && value >= 1000.0 => Kind::Year,
+                        Some('月') if end == chars.len() => Kind::Month,
+                        Some('日' | '号') if end == chars.len() => Kind::Day,
+                        _ => Kind::Quantity,
+                    };
+                    found.push(Number { written: part, value, kind });
+                }
+            }
+        }
+    }
+    // 百分之三十 is 30%.
+    static PERCENT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"百分之([零〇一二两三四五六七八九十]+)").expect("the pattern is valid"));
+    for caps in PERCENT.captures_iter(text) {
+        if let Some(value) = chinese_numeral_value(&caps[1]) {
+            found.push(Number { written: caps[0].to_string(), value, kind: Kind::Percent });
+        }
+    }
+    found
+}
+
+/// The value of a Chinese numeral (二十五, 一百亿, 三万, 两千零八, 二〇二三 digit by digit);
+/// `None` for what is not one number.
+fn chinese_numeral_value(text: &str) -> Option<f64> {
+    let digit = |c: char| {
+        "零一二三四五六七八九".chars().position(|d| d == c).map(|d| d as f64).or(match c {
+            '〇' => Some(0.0),
+            '两' => Some(2.0),
+            _ => None,
+        })
+    };
+    if text.chars().count() >= 2 && text.chars().all(|c| digit(c).is_some()) {
+        // A year or code read digit by digit: 二〇二三.
+        return text.chars().try_fold(0.0, |acc, c| Some(acc * 10.0 + digit(c)?));
+    }
+    let (mut total, mut section, mut pending): (f64, f64, Option<f64>) = (0.0, 0.0, None);
+    let mut last_unit = f64::INFINITY;
+    for c in text.chars() {
+        match c {
+            '十' | '百' | '千' => {
+                let unit = match c {
+                    '十' => 10.0,
+                    '百' => 100.0,
+                    _ => 1000.0,
+                };
+                if unit >= last_unit {
+                    return None;
+                }
+                last_unit = unit;
+                // 十 alone is ten, and a leading 百 or 千 a hundred or a thousand (百年); inside a
+                // number they need their count (三百, not 三千百).
+                let count = match pending.take() {
+                    Some(count) => count,
+                    None if c == '十' || section == 0.0 && total == 0.0 => 1.0,
+                    None => return None,
+                };
+                section += count * unit;
+            }
+            '万' | '亿' => {
+                let unit = if c == '万' { 1e4 } else { 1e8 };
+                let value = section + pending.take().unwrap_or(0.0);
+                if value == 0.0 && total == 0.0 {
+                    return None;
+                }
+                total = (total + value) * unit;
+                section = 0.0;
+                last_unit = f64::INFINITY;
+            }
+            c => {
+                let d = digit(c)?;
+                if pending.is_some() && d != 0.0 {
+                    return None;
+                }
+                pending = if d == 0.0 { pending } else { Some(d) };
+            }
+        }
+    }
+    Some(total + section + pending.unwrap_or(0.0))
+}
+
+/// Every pinyin syllable with a vowel, from the readings of the CJK characters (not the
+/// interjections n, m, ng, hm: they spell no names).
+static SYLLABLES: LazyLock<HashSet<String>> = LazyLock::new(|| {
+    ('\u{4E00}'..='\u{9FFF}')
+        .filter_map(|c| c.to_pinyin())
+        .map(|p| p.plain().replace('ü', "v"))
+        .filter(|s| s.contains(['a', 'e', 'i', 'o', 'u', 'v']))
+        .collect()
+});
+
+/// English words that can be spelt in pinyin syllables (human, take, june): not names.
+static PINYIN_LIKE_ENGLISH: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("pinyin-like-english.txt").lines().filter(|line| !line.starts_with('#')).collect());
+
+/// `word` (lower case) spelt as pinyin syllables, fewest syllables first; `None` when it is not.
+/// A syllable that opens with a, e or o comes first only: pinyin puts an apostrophe before the
+/// others (Xi'an), so "Reading" is not re·a·ding.
+fn as_pinyin(word: &str) -> Option<Vec<String>> {
+    let chars: Vec<char> = word.chars().collect();
+    if chars.is_empty() || !chars.iter().all(char::is_ascii_lowercase) {
+        return None;
+    }
+    // best[i]: the fewest syllables spelling chars[..i].
+    let mut best: Vec<Option<Vec<String>>> = vec![None; chars.len() + 1];
+    best[0] = Some(Vec::new());
+    for end in 1..=chars.len() {
+        for start in end.saturating_sub(6)..end {
+            let Some(before) = &best[start] else { continue };
+            let syllable: String = chars[start..end].iter().collect();
+            let vowel_inside = start > 0 && syllable.starts_with(['a', 'e', 'o']);
+            if !vowel_inside && SYLLABLES.contains(&syllable) && best[end].as_ref().is_none_or(|b| b.len() > before.len() + 1) {
+                let mut path = before.clone();
+                path.push(syllable);
+                best[end] = Some(path);
+            }
+        }
+    }
+    best.pop().flatten()
+}
+
+/// The pinyin (toneless, joined) of every run of up to six Han characters of `text`, every
+/// reading of each character: what a name in pinyin must spell.
+fn pinyin_runs(text: &str) -> HashSet<String> {
+    let readings = |c: char| -> Vec<String> {
+        match c.to_pinyin_multi() {
+            Some(multi) if is_han(c) => multi.into_iter().map(|p| p.plain().replace('ü', "v")).collect(),
+            _ => Vec::new(),
+        }
+    };
+    let han: Vec<Vec<String>> = text.chars().map(readings).collect();
+    let mut runs = HashSet::new();
+    for start in 0..han.len() {
+        let mut partial = vec![String::new()];
+        for readings in han[start..].iter().take(6) {
+            if readings.is_empty() {
+                break;
+            }
+            partial = partial.iter().flat_map(|p| readings.iter().map(move |r| format!("{p}{r}"))).take(64).collect();
+            runs.extend(partial.iter().cloned());
+        }
+    }
+    runs
+}
+
+/// The capitalised words of `english` (`Baoshan`, not `EU` or `iPhone`), wherever they stand: a
+/// word that spells two pinyin syllables is a name at the head of a sentence too.
+fn capitalised_words(english: &str) -> Vec<&str> {
+    static WORD: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Z][a-z]+").expect("the word pattern is valid"));
+    WORD.find_iter(english)
+        .filter(|m| !english[..m.start()].ends_with(|c: char| c.is_ascii_alphabetic()))
+        .filter(|m| !english[m.end()..].starts_with(|c: char| c.is_ascii_alphabetic()))
+        .map(|m| m.as_str())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(english: &str, source: &str) -> Vec<String> {
+        unsupported(english, source, &[])
+    }
+
+    #[test]
+    fn chinese_numerals_read_as_numbers() {
+        for (text, value) in [
+            ("三万", 3e4),
+            ("一百亿", 1e10),
+            ("二十", 20.0),
+            ("十四", 14.0),
+            ("两千零八", 2008.0),
+            ("二〇二三", 2023.0),
+            ("三千五百万", 3.5e7),
+        ] {
+            assert_eq!(chinese_numeral_value(text), Some(value), "{text}");
+        }
+        assert_eq!(chinese_numeral_value("十四五"), None, "two numbers, not one");
+    }
+
+    #[test]
+    fn english_numbers_read_with_their_scale_and_kind() {
+        let read: Vec<(String, f64, Kind)> =
+            english_numbers("On October 23, 60 million yuan, three million people, 91 percent, 2023, the 14th plan and one of them")
+                .into_iter()
+                .map(|n| (n.written, n.value, n.kind))
+                .collect();
+        assert_eq!(
+            read,
+            [
+                ("October".into(), 10.0, Kind::Month),
+                ("October 23".into(), 23.0, Kind::Day),
+                ("60 million".into(), 6e7, Kind::Quantity),
+                ("three million".into(), 3e6, Kind::Quantity),
+                ("91".into(), 91.0, Kind::Percent),
+                ("2023".into(), 2023.0, Kind::Year),
+                ("14th".into(), 14.0, Kind::Quantity),
+            ]
+        );
+    }
+
+    // Real sentences: the source is an article's, the English what the development models wrote.
+    const SOURCE: &str = "城市更新项目二十个，总投资超过一百亿元，惠及居民三万户。10月23日，首批扶持7个项目近6000万元，增长91%。";
+
+    #[test]
+    fn numbers_the_source_states_pass_whatever_the_notation() {
+        assert!(check("Twenty urban renewal projects with over 10 billion yuan benefit 30,000 households.", SOURCE).is_empty());
+        assert!(check("On October 23, the first 7 projects received nearly 60 million yuan, up 91%.", SOURCE).is_empty());
+        assert!(check("Growth of 91 per cent.", SOURCE).is_empty());
+    }
+
+    #[test]
+    fn wrong_numbers_dates_and_years_are_flagged() {
+        assert_eq!(check("It will benefit residents three million.", SOURCE), ["three million"]);
+        assert_eq!(check("A total investment of over one billion yuan.", SOURCE), ["one billion"]);
+        assert_eq!(check("The first seven projects in 2018, about 60 million yuan.", SOURCE), ["2018"]);
+        assert_eq!(check("On October 24, growth was 19%.", SOURCE), ["October 24", "19"]);
+    }
+
+    #[test]
+    fn names_the_source_does_not_give_are_flagged() {
+        let source = "奋进“北转型”上海宝山全力打造新时代现代化转型样本。上海市副市长、宝山区委书记陈杰介绍";
+        assert_eq!(check("Striving for the Beijing Transformation, Shanghai's Baoshan builds a model.", source), ["Beijing"]);
+        assert_eq!(check("In October, the Shangdong Municipal President Chen Jie said.", source), ["Shangdong"]);
+        assert!(check("Shanghai Vice Mayor and Baoshan District Party Secretary Chen Jie said.", source).is_empty());
+    }
+
+    #[test]
+    fn glossary_renderings_are_supported() {
+        let glossary = [GlossaryEntry { source: "环上大".into(), target: "Huanshangda".into() }];
+        assert!(unsupported("The Huanshangda science hub grows.", "环上大科技创新核", &glossary).is_empty());
+        assert!(unsupported("The Huanshangda hub grows.", "环上大科技创新核", &[]).is_empty(), "pinyin of the source's characters");
+        assert_eq!(check("The Wujiang hub grows.", "环上大科技创新核"), ["Wujiang"]);
+    }
+}
