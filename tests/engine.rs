@@ -202,6 +202,27 @@ fn many_requests_in_flight_change_neither_order_nor_bytes() {
 }
 
 #[test]
+fn sampled_candidates_go_as_one_request_for_several_choices_where_the_engine_offers_n() {
+    let stub = Stub::start(|seen, _| english_for(seen));
+    stub.offers_choices.store(true, Ordering::Relaxed);
+    let output = zhbrief()
+        .args(["--translate", "--candidates", "4", "--format", "json", "--engine", &stub.url, "--engine-model", "stub-model"])
+        .write_stdin(article("甲镇"))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    let brief: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let units = 1 + brief["key_points"].as_array().unwrap().len();
+    // Per unit: the greedy candidate, then the three sampled ones as one request with n = 3.
+    let work = stub.work();
+    assert_eq!(work.len(), 2 * units, "two requests per unit");
+    let asked: Vec<serde_json::Value> = work.iter().map(|w| serde_json::from_str(&w.body).unwrap()).collect();
+    assert_eq!(asked.iter().filter(|a| a["n"] == 3 && a["seed"].is_u64()).count(), units);
+    assert_eq!(asked.iter().filter(|a| a["n"].is_null() && a["temperature"] == 0.0).count(), units);
+}
+
+#[test]
 fn ctrl_c_stops_retrying_at_once() {
     let stub = Stub::start(|_, _| Reply::Status(503, None));
     let tmp = tempfile::tempdir().unwrap();
@@ -286,7 +307,7 @@ fn real_engine_briefs_and_translates_the_real_article() {
     let output = zhbrief()
         .args(["--abstractive", "--translate", "--candidates", "2", "--format", "json", "-v", "--engine", &url])
         .arg(fixture("baoshan.txt"))
-        .timeout(Duration::from_secs(900))
+        .timeout(Duration::from_secs(1800))
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -329,7 +350,7 @@ fn real_engine_batch_with_requests_in_flight_matches_one_at_a_time() {
             .args(["--translate", "--candidates", "1", "--progress", "never", "--engine", &url, "-j", jobs, "--out"])
             .arg(out)
             .arg(&input)
-            .timeout(Duration::from_secs(900))
+            .timeout(Duration::from_secs(1800))
             .output()
             .unwrap();
         assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));

@@ -37,6 +37,12 @@ const CASES: &[(&str, &str, &str)] = &[
     ("首批扶持7个项目近6000万元。", "The first 7 projects received nearly 60 million yuan.", ""),
     ("新华社北京12月11日电", "Xinhua News Agency, Beijing, December 12", "December 12"),
     ("增长91%。", "Up 19 percent.", "19"),
+    ("民主峰会落幕，拜登称自由之火永不熄灭", "The Summit for Democracy ended, and Biden said the fire of freedom would never go out.", ""),
+    (
+        "围绕创新策源，宝山大力推进大学科技园建设，广泛链接市内外高校院所。",
+        "Around innovation sources, Baoshan builds the Confucius Academy of Science and Technology.",
+        "Confucius",
+    ),
 ];
 
 #[test]

@@ -5,7 +5,7 @@
 //! that "Beijing" is named nowhere in the article; small models make such errors often. What
 //! the check cannot trace is reported beside the English, never dropped silently.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use pinyin::{ToPinyin, ToPinyinMulti};
@@ -16,9 +16,10 @@ use super::glossary::{self, GlossaryEntry};
 use crate::text::is_han;
 
 /// What in `english` its `source` does not support: numbers, amounts, percentages, years and
-/// dates whose value the source does not state, known names (Beijing, Confucius) whose Chinese
-/// is not in the source, and words in pinyin that spell no run of the source's characters
-/// (Shangdong). A rendering from `glossary` is supported: it was put beside the source's words.
+/// dates whose value the source does not state, and names it does not give: a built-in known
+/// name or a CC-CEDICT name (Confucius, Beijing) whose Chinese is not in the source, a word in
+/// pinyin that spells no run of the source's characters (Shangdong). A rendering from
+/// `glossary`, or the pinyin of the source's characters, is supported.
 pub fn unsupported(english: &str, source: &str, glossary: &[GlossaryEntry]) -> Vec<String> {
     let mut stated = numbers(source);
     stated.extend(chinese_numerals(source));
@@ -29,30 +30,34 @@ pub fn unsupported(english: &str, source: &str, glossary: &[GlossaryEntry]) -> V
         .collect();
     let rendered: Vec<&str> = glossary.iter().map(|e| e.target.as_str()).collect();
     let covered = |name: &str| rendered.iter().any(|r| contains_words(r, name));
-    for (chinese, name) in glossary::known_names() {
+    for (_, name) in glossary::known_names() {
         // A Chinese article's country is its context, named or not.
-        if CONTEXT.contains(&name) {
-            continue;
-        }
-        if contains_words(english, name) && !covered(name) && !found.iter().any(|f| f == name) {
-            // Supported when any Chinese name with this English is in the source.
-            let in_source = glossary::known_names().any(|(c, n)| n == name && source.contains(c));
-            if !in_source && !source.contains(chinese) {
-                found.push(name.to_string());
-            }
+        let settled = CONTEXT.contains(&name) || covered(name) || found.iter().any(|f| f == name);
+        if !settled && contains_words(english, name) && !glossary::known_names().any(|(c, n)| n == name && source.contains(c)) {
+            found.push(name.to_string());
         }
     }
     let source_pinyin = pinyin_runs(source);
     for word in capitalised_words(english) {
-        let lower = word.to_ascii_lowercase();
-        let english_word = PINYIN_LIKE_ENGLISH.contains(lower.as_str());
-        if english_word || CONTEXT.contains(&word) || covered(word) || found.iter().any(|f| contains_words(f, word)) {
+        if CONTEXT.contains(&word) || covered(word) || found.iter().any(|f| contains_words(f, word)) {
             continue;
         }
-        if let Some(syllables) = as_pinyin(&lower)
-            && syllables.len() >= 2
-            && !source_pinyin.contains(&syllables.concat())
-        {
+        let lower = word.to_ascii_lowercase();
+        let spelled = as_pinyin(&lower);
+        // The pinyin of the source's characters (Chen, Baoshan, Huanshangda).
+        if spelled.as_ref().is_some_and(|syllables| source_pinyin.contains(&syllables.concat())) {
+            continue;
+        }
+        // A name the dictionary gives for a word of the source (Biden for 拜登), or for none of
+        // them (Confucius without 孔子).
+        if let Some(words) = DICTIONARY_NAMES.get(word) {
+            if !words.iter().any(|w| source.contains(w)) {
+                found.push(word.to_string());
+            }
+            continue;
+        }
+        // Pinyin the source does not spell (Shangdong), unless the word is also English (Human).
+        if spelled.is_some_and(|syllables| syllables.len() >= 2) && !PINYIN_LIKE_ENGLISH.contains(lower.as_str()) {
             found.push(word.to_string());
         }
     }
@@ -287,6 +292,18 @@ static SYLLABLES: LazyLock<HashSet<String>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Name words of CC-CEDICT (Biden, Confucius, Shanghai) and the Chinese words whose entries give
+/// them (拜登; 孔子 孔丘…; 上海). A dictionary, not a hand-grown list: small models invent the
+/// famous names it holds.
+static DICTIONARY_NAMES: LazyLock<HashMap<&'static str, Vec<&'static str>>> = LazyLock::new(|| {
+    include_str!("names-cedict.tsv")
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once('\t'))
+        .map(|(name, words)| (name, words.split(' ').collect()))
+        .collect()
+});
+
 /// English words that can be spelt in pinyin syllables (human, take, june): not names.
 static PINYIN_LIKE_ENGLISH: LazyLock<HashSet<&'static str>> =
     LazyLock::new(|| include_str!("pinyin-like-english.txt").lines().filter(|line| !line.starts_with('#')).collect());
@@ -421,6 +438,20 @@ mod tests {
         assert_eq!(check("Striving for the Beijing Transformation, Shanghai's Baoshan builds a model.", source), ["Beijing"]);
         assert_eq!(check("In October, the Shangdong Municipal President Chen Jie said.", source), ["Shangdong"]);
         assert!(check("Shanghai Vice Mayor and Baoshan District Party Secretary Chen Jie said.", source).is_empty());
+    }
+
+    #[test]
+    fn the_dictionary_traces_transliterations_and_flags_famous_names() {
+        assert!(
+            check(
+                "The Summit for Democracy ended, and Biden said the fire of freedom would never go out.",
+                "民主峰会落幕，拜登称自由之火永不熄灭"
+            )
+            .is_empty()
+        );
+        let source = "宝山大力推进大学科技园建设，广泛链接市内外高校院所";
+        assert_eq!(check("Baoshan builds the Confucius Academy of Science and Technology.", source), ["Confucius"]);
+        assert!(check("Baoshan builds university science parks with Fudan.", "宝山与复旦大学共建科技园").is_empty());
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Stub {
     pub url: String,
     seen: Arc<Mutex<Vec<Seen>>>,
     pub most_in_flight: Arc<AtomicUsize>,
+    /// Answer a request for `n` choices with that many (a real server's `n`); off: one.
+    pub offers_choices: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
 }
@@ -55,13 +57,16 @@ impl Stub {
         let script: Arc<Script> = Arc::new(script);
         let work = Arc::new(AtomicUsize::new(0));
         let in_flight = Arc::new(AtomicUsize::new(0));
+        let offers_choices = Arc::new(AtomicBool::new(false));
         let accept = {
             let (seen, stop, most_in_flight) = (Arc::clone(&seen), Arc::clone(&stop), Arc::clone(&most_in_flight));
+            let choices = Arc::clone(&offers_choices);
             std::thread::spawn(move || {
                 let deadline = Instant::now() + Duration::from_secs(300);
                 while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                     match listener.accept() {
                         Ok((stream, _)) => {
+                            let choices = choices.load(Ordering::Relaxed);
                             let (seen, stop, script, work, in_flight, most) = (
                                 Arc::clone(&seen),
                                 Arc::clone(&stop),
@@ -73,7 +78,7 @@ impl Stub {
                             std::thread::spawn(move || {
                                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                                 most.fetch_max(now, Ordering::SeqCst);
-                                serve(stream, &seen, &stop, &*script, &work);
+                                serve(stream, &seen, &stop, &*script, &work, choices);
                                 in_flight.fetch_sub(1, Ordering::SeqCst);
                             });
                         }
@@ -82,7 +87,7 @@ impl Stub {
                 }
             })
         };
-        Stub { url, seen, most_in_flight, stop, accept: Some(accept) }
+        Stub { url, seen, most_in_flight, offers_choices, stop, accept: Some(accept) }
     }
 
     /// The model-stage requests seen so far (not the probe's, not `GET /models`).
@@ -109,7 +114,7 @@ fn is_probe(seen: &Seen) -> bool {
 }
 
 /// Serves one connection: one request, one answer, then close.
-fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, stop: &AtomicBool, script: &Script, work: &AtomicUsize) {
+fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, stop: &AtomicBool, script: &Script, work: &AtomicUsize, choices: bool) {
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -156,9 +161,17 @@ fn serve(stream: TcpStream, seen: &Mutex<Vec<Seen>>, stop: &AtomicBool, script: 
             respond(&mut stream, 200, "", r#"{"object":"list","data":[{"id":"stub-model","object":"model"}]}"#)
         }
         Reply::Text(text) => {
+            let asked: serde_json::Value = serde_json::from_str(&request.body).unwrap_or_default();
+            let n = if choices { asked["n"].as_u64().unwrap_or(1) } else { 1 };
+            let choices: Vec<serde_json::Value> = (0..n)
+                .map(|i| {
+                    let content = if i == 0 { text.clone() } else { format!("{text} Choice {i}.") };
+                    serde_json::json!({ "index": i, "message": { "role": "assistant", "content": content }, "finish_reason": "stop" })
+                })
+                .collect();
             let body = serde_json::json!({
                 "id": "stub", "object": "chat.completion", "model": "stub-model",
-                "choices": [{ "index": 0, "message": { "role": "assistant", "content": text }, "finish_reason": "stop" }],
+                "choices": choices,
                 "usage": { "prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15 },
             });
             respond(&mut stream, 200, "", &body.to_string());
