@@ -31,7 +31,6 @@ pub fn unsupported(english: &str, source: &str, glossary: &[GlossaryEntry]) -> V
     let rendered: Vec<&str> = glossary.iter().map(|e| e.target.as_str()).collect();
     let covered = |name: &str| rendered.iter().any(|r| contains_words(r, name));
     for (_, name) in glossary::known_names() {
-        // A Chinese article's country is its context, named or not.
         let settled = CONTEXT.contains(&name) || covered(name) || found.iter().any(|f| f == name);
         if !settled && contains_words(english, name) && !glossary::known_names().any(|(c, n)| n == name && source.contains(c)) {
             found.push(name.to_string());
@@ -65,7 +64,8 @@ pub fn unsupported(english: &str, source: &str, glossary: &[GlossaryEntry]) -> V
     found
 }
 
-/// Names every Chinese news article may use without its source naming them.
+/// Names every Chinese news article may use without its source naming them: its country is its
+/// context, named or not.
 const CONTEXT: &[&str] = &["China", "Chinese"];
 
 /// Whether `text` contains `words` as whole words.
