@@ -78,10 +78,8 @@ pub fn markdown(brief: &Brief) -> String {
         if let Some(summary) = &translation.summary {
             let _ = writeln!(out, "\n{}{}", escape(summary), flagged(unsupported.summary.as_deref().unwrap_or_default()));
         }
-        let items = unsupported.items();
-        if !items.is_empty() {
-            let listed: Vec<String> = items.iter().map(|(unit, item)| format!("“{}” ({unit})", escape(item))).collect();
-            let _ = writeln!(out, "\n> ⚠ Not found in the source: {}", listed.join("; "));
+        if let Some(listed) = unsupported.listed(escape) {
+            let _ = writeln!(out, "\n> ⚠ Not found in the source: {listed}");
         }
     }
     out

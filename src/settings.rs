@@ -275,16 +275,8 @@ pub const DEFAULT_ENGINE_JOBS: usize = 8;
 /// The server `url` names, and its model: `--engine-model`, else the first it lists (asked only
 /// then, so that `--check` with a named model needs no server).
 fn remote_engine(url: &str, options: &Options, how: &Resolve) -> Result<EngineSpec, Error> {
-    let key = ["ZHBRIEF_API_KEY", "OPENAI_API_KEY"].iter().find_map(|name| std::env::var(name).ok().filter(|k| !k.is_empty()));
     let timeout = options.engine_timeout.filter(|t| t.is_finite() && *t > 0.0).unwrap_or(120.0);
-    let connection = Connection {
-        url: url.to_string(),
-        key,
-        timeout: Duration::from_secs_f64(timeout),
-        retries: options.engine_retries.unwrap_or(4),
-        backoff: Duration::from_millis(500),
-        cancel: Arc::clone(&how.cancel),
-    };
+    let connection = Connection::new(url, Duration::from_secs_f64(timeout), options.engine_retries.unwrap_or(4), Arc::clone(&how.cancel));
     let model = match &options.engine_model {
         Some(model) => model.clone(),
         None => RemoteEngine::default_model(connection.clone())?,

@@ -168,4 +168,11 @@ impl Unsupported {
         items.extend(self.summary.iter().flatten().map(|i| ("summary".to_string(), i.as_str())));
         items
     }
+
+    /// Every item as `“item” (unit)`, `; `-separated, each item passed through `quote` first;
+    /// `None` when there is none.
+    pub fn listed(&self, quote: impl Fn(&str) -> String) -> Option<String> {
+        let items = self.items();
+        (!items.is_empty()).then(|| items.iter().map(|(unit, item)| format!("“{}” ({unit})", quote(item))).collect::<Vec<_>>().join("; "))
+    }
 }

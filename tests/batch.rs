@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{fixture, fixture_text, zhbrief};
+use common::{fixture, fixture_text, snapshot, zhbrief};
 use predicates::prelude::*;
 
 /// Builds a corpus: `count` distinct good articles spread over nested folders, plus bad files.
@@ -28,16 +28,6 @@ fn corpus(root: &Path, count: usize, with_bad: bool) {
             .unwrap();
         std::fs::write(root.join("region2/notes.csv"), "not,an,article\n").unwrap();
     }
-}
-
-/// Every file under `dir` with its bytes, keyed by relative path.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(e.path()).unwrap()))
-        .collect()
 }
 
 fn briefs(dir: &Path) -> Vec<PathBuf> {

@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,8 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::stub::{Reply, Seen, Stub};
-use common::{fixture, fixture_text, zhbrief};
-use zhbrief::text::is_han;
+use common::{english_of, fixture, fixture_text, has_han, snapshot, zhbrief};
 
 const SECRET: &str = "sk-zhbrief-test-secret-7f3a";
 
@@ -38,10 +36,6 @@ fn engine_args<'a>(stub: &'a Stub, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec!["--translate", "--candidates", "1", "--engine", stub.url.as_str(), "--engine-model", "stub-model"];
     args.extend_from_slice(extra);
     args
-}
-
-fn has_han(text: &str) -> bool {
-    text.chars().any(is_han)
 }
 
 #[test]
@@ -112,16 +106,6 @@ fn an_engine_that_keeps_failing_is_one_line_naming_article_and_engine_exit_69_an
         assert_eq!(stub.work().len(), attempts, "{name}: attempts");
         assert!(started.elapsed() < Duration::from_secs(30), "{name}: bounded by the timeout and retries");
     }
-}
-
-/// Every file under `dir` with its bytes, keyed by relative path.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| (e.path().strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(e.path()).unwrap()))
-        .collect()
 }
 
 #[test]
@@ -323,11 +307,7 @@ fn real_engine_briefs_and_translates_the_real_article() {
             assert!(article.contains(text));
         }
     }
-    let translation = &brief["translation"];
-    let mut english = vec![translation["title"].as_str().unwrap().to_string()];
-    english.extend(translation["key_points"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()));
-    english.push(translation["summary"].as_str().unwrap().to_string());
-    let all = english.join("\n");
+    let all = english_of(&brief);
     assert!(!has_han(&all), "Han-free English: {all}");
     assert!(all.contains("Baoshan"), "the glossary reaches the engine: {all}");
     // Two candidates per unit, chosen by back-translation scores the engine gave.

@@ -5,19 +5,14 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{fixture, zhbrief};
+use common::{english_of, fixture, has_han, zhbrief};
 use predicates::prelude::*;
 use regex::Regex;
-use zhbrief::text::is_han;
 
 fn tiny_model(dir: &Path) -> PathBuf {
     let path = dir.join("tiny.gguf");
     zhbrief::llm::local::testing::write_tiny_qwen2(&path).unwrap();
     path
-}
-
-fn has_han(text: &str) -> bool {
-    text.chars().any(is_han)
 }
 
 /// The numbers of `text` with the unit after each (`6000万`, `91%`, `10月`), by this test's own
@@ -286,11 +281,7 @@ fn real_model_brief_of_the_real_article() {
         assert!(!sentence["support"].as_array().unwrap().is_empty(), "every sentence has support: {text}");
     }
 
-    let translation = &brief["translation"];
-    let mut english = vec![translation["title"].as_str().unwrap().to_string()];
-    english.extend(translation["key_points"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()));
-    english.push(translation["summary"].as_str().unwrap().to_string());
-    let all = english.join("\n");
+    let all = english_of(&brief);
     assert!(!has_han(&all), "Han characters in English: {all}");
     assert!(all.contains("Baoshan"), "Baoshan named in English: {all}");
     assert!(all.contains("Chen Jie"), "the official named in English: {all}");

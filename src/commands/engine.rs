@@ -10,9 +10,7 @@ use crate::llm::remote::{Connection, RemoteEngine};
 /// Connects to `url`, probes it as a run would, and prints what works; exit 69 when it cannot be
 /// used at all.
 pub fn check(url: &str, model: Option<&str>, timeout: Duration) -> u8 {
-    let key = ["ZHBRIEF_API_KEY", "OPENAI_API_KEY"].iter().find_map(|name| std::env::var(name).ok().filter(|k| !k.is_empty()));
-    let connection =
-        Connection { url: url.to_string(), key, timeout, retries: 1, backoff: Duration::from_millis(500), cancel: Arc::default() };
+    let connection = Connection::new(url, timeout, 1, Arc::default());
     let shown = connection.display_url();
     let engine = match RemoteEngine::connect(connection, model) {
         Ok(engine) => engine,

@@ -52,6 +52,13 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
+    /// A connection to `url` with the key from `ZHBRIEF_API_KEY` or `OPENAI_API_KEY` and the first
+    /// retry after half a second.
+    pub fn new(url: &str, timeout: Duration, retries: u32, cancel: Arc<AtomicBool>) -> Connection {
+        let key = ["ZHBRIEF_API_KEY", "OPENAI_API_KEY"].iter().find_map(|name| std::env::var(name).ok().filter(|k| !k.is_empty()));
+        Connection { url: url.to_string(), key, timeout, retries, backoff: Duration::from_millis(500), cancel }
+    }
+
     /// The endpoint as it may be shown: no user, password or query (they may hold secrets).
     pub fn display_url(&self) -> String {
         display_url(&self.url)

@@ -69,11 +69,8 @@ pub fn to_stdout(pipeline: &Pipeline, inputs: &[PathBuf]) -> u8 {
 /// What in the brief's English the check could not trace to the Chinese, as one line; `None`
 /// when there is nothing (or no English).
 pub fn untraced_english(brief: &Brief) -> Option<String> {
-    let items = brief.translation.as_ref()?.unsupported.items();
-    (!items.is_empty()).then(|| {
-        let listed: Vec<String> = items.iter().map(|(unit, item)| format!("“{item}” ({unit})")).collect();
-        format!("English not found in the source: {}", listed.join("; "))
-    })
+    let listed = brief.translation.as_ref()?.unsupported.listed(str::to_string)?;
+    Some(format!("English not found in the source: {listed}"))
 }
 
 /// Prints one error line on stderr.

@@ -3,6 +3,7 @@
 
 pub mod stub;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
@@ -41,4 +42,28 @@ pub fn utf16_with_bom(text: &str, little_endian: bool) -> Vec<u8> {
         bytes.extend_from_slice(&if little_endian { unit.to_le_bytes() } else { unit.to_be_bytes() });
     }
     bytes
+}
+
+/// Every file under `dir` with its bytes, keyed by relative path.
+pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| (e.path().strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(e.path()).unwrap()))
+        .collect()
+}
+
+/// Whether `text` has a Han character.
+pub fn has_han(text: &str) -> bool {
+    text.chars().any(zhbrief::text::is_han)
+}
+
+/// The English of a JSON brief: title, key points and summary, one per line.
+pub fn english_of(brief: &serde_json::Value) -> String {
+    let translation = &brief["translation"];
+    let mut english = vec![translation["title"].as_str().unwrap().to_string()];
+    english.extend(translation["key_points"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()));
+    english.push(translation["summary"].as_str().unwrap().to_string());
+    english.join("\n")
 }
