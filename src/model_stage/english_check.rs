@@ -21,47 +21,66 @@ use crate::text::is_han;
 /// pinyin that spells no run of the source's characters (Shangdong). A rendering from
 /// `glossary`, or the pinyin of the source's characters, is supported.
 pub fn unsupported(english: &str, source: &str, glossary: &[GlossaryEntry]) -> Vec<String> {
-    let mut stated = numbers(source);
-    stated.extend(chinese_numerals(source));
-    let mut found: Vec<String> = english_numbers(english)
-        .into_iter()
-        .filter(|claim| !stated.iter().any(|s| same_number(claim, s)))
-        .map(|claim| claim.written)
-        .collect();
-    let rendered: Vec<&str> = glossary.iter().map(|e| e.target.as_str()).collect();
-    let covered = |name: &str| rendered.iter().any(|r| contains_words(r, name));
-    for (_, name) in glossary::known_names() {
-        let settled = CONTEXT.contains(&name) || covered(name) || found.iter().any(|f| f == name);
-        if !settled && contains_words(english, name) && !glossary::known_names().any(|(c, n)| n == name && source.contains(c)) {
-            found.push(name.to_string());
-        }
+    Source::new(source, glossary).unsupported(english)
+}
+
+/// What a source states, read once for all the candidate translations checked against it.
+pub struct Source<'a> {
+    text: &'a str,
+    stated: Vec<Number>,
+    rendered: Vec<&'a str>,
+    pinyin: HashSet<String>,
+}
+
+impl<'a> Source<'a> {
+    /// Reads the numbers and the pinyin of `text`, with the renderings `glossary` put beside it.
+    pub fn new(text: &'a str, glossary: &'a [GlossaryEntry]) -> Source<'a> {
+        let mut stated = numbers(text);
+        stated.extend(chinese_numerals(text));
+        let rendered = glossary.iter().map(|e| e.target.as_str()).collect();
+        Source { text, stated, rendered, pinyin: pinyin_runs(text) }
     }
-    let source_pinyin = pinyin_runs(source);
-    for word in capitalised_words(english) {
-        if CONTEXT.contains(&word) || covered(word) || found.iter().any(|f| contains_words(f, word)) {
-            continue;
+
+    /// See [`unsupported`].
+    pub fn unsupported(&self, english: &str) -> Vec<String> {
+        let mut found: Vec<String> = english_numbers(english)
+            .into_iter()
+            .filter(|claim| !self.stated.iter().any(|s| same_number(claim, s)))
+            .map(|claim| claim.written)
+            .collect();
+        let covered = |name: &str| self.rendered.iter().any(|r| contains_words(r, name));
+        for (_, name) in glossary::known_names() {
+            let settled = CONTEXT.contains(&name) || covered(name) || found.iter().any(|f| f == name);
+            if !settled && contains_words(english, name) && !glossary::known_names().any(|(c, n)| n == name && self.text.contains(c)) {
+                found.push(name.to_string());
+            }
         }
-        let lower = word.to_ascii_lowercase();
-        let spelled = as_pinyin(&lower);
-        // The pinyin of the source's characters (Chen, Baoshan, Huanshangda).
-        if spelled.as_ref().is_some_and(|syllables| source_pinyin.contains(&syllables.concat())) {
-            continue;
-        }
-        // A name the dictionary gives for a word of the source (Biden for 拜登), or for none of
-        // them (Confucius without 孔子).
-        if let Some(words) = DICTIONARY_NAMES.get(word) {
-            if !words.iter().any(|w| source.contains(w)) {
+        for word in capitalised_words(english) {
+            if CONTEXT.contains(&word) || covered(word) || found.iter().any(|f| contains_words(f, word)) {
+                continue;
+            }
+            let lower = word.to_ascii_lowercase();
+            let spelled = as_pinyin(&lower);
+            // The pinyin of the source's characters (Chen, Baoshan, Huanshangda).
+            if spelled.as_ref().is_some_and(|syllables| self.pinyin.contains(&syllables.concat())) {
+                continue;
+            }
+            // A name the dictionary gives for a word of the source (Biden for 拜登), or for none of
+            // them (Confucius without 孔子).
+            if let Some(words) = DICTIONARY_NAMES.get(word) {
+                if !words.iter().any(|w| self.text.contains(w)) {
+                    found.push(word.to_string());
+                }
+                continue;
+            }
+            // Pinyin the source does not spell (Shangdong), unless the word is also English (Human).
+            if spelled.is_some_and(|syllables| syllables.len() >= 2) && !PINYIN_LIKE_ENGLISH.contains(lower.as_str()) {
                 found.push(word.to_string());
             }
-            continue;
         }
-        // Pinyin the source does not spell (Shangdong), unless the word is also English (Human).
-        if spelled.is_some_and(|syllables| syllables.len() >= 2) && !PINYIN_LIKE_ENGLISH.contains(lower.as_str()) {
-            found.push(word.to_string());
-        }
+        found.dedup();
+        found
     }
-    found.dedup();
-    found
 }
 
 /// Names every Chinese news article may use without its source naming them: its country is its

@@ -145,7 +145,8 @@ impl ModelStage {
         }
         let mut candidates: Vec<String> =
             self.run_as_given(messages, &all)?.iter().map(|c| clean_translation(&without_invented_years(c, source))).collect();
-        let mut checks: Vec<Vec<String>> = candidates.iter().map(|c| english_check::unsupported(c, source, glossary)).collect();
+        let checked = english_check::Source::new(source, glossary);
+        let mut checks: Vec<Vec<String>> = candidates.iter().map(|c| checked.unsupported(c)).collect();
         if candidates.len() == 1 {
             return Ok(Checked { text: candidates.swap_remove(0), unsupported: checks.swap_remove(0) });
         }
