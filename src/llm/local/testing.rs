@@ -72,27 +72,30 @@ pub fn write_tiny_qwen2(path: &Path) -> candle_core::Result<()> {
 pub fn write_tiny_qwen2_as(path: &Path, format: GgmlDType) -> candle_core::Result<()> {
     let (tokens, merges, types) = vocabulary();
     let vocab = tokens.len();
-    let kv = HIDDEN / HEADS as usize * KV_HEADS as usize;
+    // K-quants need rows of whole 256-weight blocks: those models are four times as wide.
+    let block = format.block_size();
+    let (hidden, ffn) = (HIDDEN.div_ceil(block) * block, FFN.div_ceil(block) * block);
+    let kv = hidden / HEADS as usize * KV_HEADS as usize;
     let mut tensors: Vec<(String, QTensor)> = Vec::new();
     let ones = |n: usize| Tensor::ones(n, candle_core::DType::F32, &Device::Cpu).expect("ones");
-    tensors.push(("token_embd.weight".into(), quantized(&weights(vocab, HIDDEN, 1, 1.0), format)));
-    tensors.push(("output_norm.weight".into(), quantized(&ones(HIDDEN), GgmlDType::F32)));
-    tensors.push(("output.weight".into(), quantized(&weights(vocab, HIDDEN, 2, 0.5), format)));
+    tensors.push(("token_embd.weight".into(), quantized(&weights(vocab, hidden, 1, 1.0), format)));
+    tensors.push(("output_norm.weight".into(), quantized(&ones(hidden), GgmlDType::F32)));
+    tensors.push(("output.weight".into(), quantized(&weights(vocab, hidden, 2, 0.5), format)));
     for layer in 0..LAYERS {
         let seed = 100 + layer as u64 * 10;
         let p = |name: &str| format!("blk.{layer}.{name}");
-        tensors.push((p("attn_q.weight"), quantized(&weights(HIDDEN, HIDDEN, seed, 0.2), format)));
-        tensors.push((p("attn_k.weight"), quantized(&weights(kv, HIDDEN, seed + 1, 0.2), format)));
-        tensors.push((p("attn_v.weight"), quantized(&weights(kv, HIDDEN, seed + 2, 0.2), format)));
-        tensors.push((p("attn_q.bias"), quantized(&weights(1, HIDDEN, seed + 3, 0.1).flatten_all()?, GgmlDType::F32)));
+        tensors.push((p("attn_q.weight"), quantized(&weights(hidden, hidden, seed, 0.2), format)));
+        tensors.push((p("attn_k.weight"), quantized(&weights(kv, hidden, seed + 1, 0.2), format)));
+        tensors.push((p("attn_v.weight"), quantized(&weights(kv, hidden, seed + 2, 0.2), format)));
+        tensors.push((p("attn_q.bias"), quantized(&weights(1, hidden, seed + 3, 0.1).flatten_all()?, GgmlDType::F32)));
         tensors.push((p("attn_k.bias"), quantized(&weights(1, kv, seed + 4, 0.1).flatten_all()?, GgmlDType::F32)));
         tensors.push((p("attn_v.bias"), quantized(&weights(1, kv, seed + 5, 0.1).flatten_all()?, GgmlDType::F32)));
-        tensors.push((p("attn_output.weight"), quantized(&weights(HIDDEN, HIDDEN, seed + 6, 0.2), format)));
-        tensors.push((p("ffn_gate.weight"), quantized(&weights(FFN, HIDDEN, seed + 7, 0.2), format)));
-        tensors.push((p("ffn_up.weight"), quantized(&weights(FFN, HIDDEN, seed + 8, 0.2), format)));
-        tensors.push((p("ffn_down.weight"), quantized(&weights(HIDDEN, FFN, seed + 9, 0.2), format)));
-        tensors.push((p("attn_norm.weight"), quantized(&ones(HIDDEN), GgmlDType::F32)));
-        tensors.push((p("ffn_norm.weight"), quantized(&ones(HIDDEN), GgmlDType::F32)));
+        tensors.push((p("attn_output.weight"), quantized(&weights(hidden, hidden, seed + 6, 0.2), format)));
+        tensors.push((p("ffn_gate.weight"), quantized(&weights(ffn, hidden, seed + 7, 0.2), format)));
+        tensors.push((p("ffn_up.weight"), quantized(&weights(ffn, hidden, seed + 8, 0.2), format)));
+        tensors.push((p("ffn_down.weight"), quantized(&weights(hidden, ffn, seed + 9, 0.2), format)));
+        tensors.push((p("attn_norm.weight"), quantized(&ones(hidden), GgmlDType::F32)));
+        tensors.push((p("ffn_norm.weight"), quantized(&ones(hidden), GgmlDType::F32)));
     }
 
     use gguf_file::Value;
@@ -105,7 +108,7 @@ pub fn write_tiny_qwen2_as(path: &Path, format: GgmlDType) -> candle_core::Resul
         ("general.name", Value::String("zhbrief tiny test model".into())),
         ("qwen2.attention.head_count", Value::U32(HEADS)),
         ("qwen2.attention.head_count_kv", Value::U32(KV_HEADS)),
-        ("qwen2.embedding_length", Value::U32(HIDDEN as u32)),
+        ("qwen2.embedding_length", Value::U32(hidden as u32)),
         ("qwen2.context_length", Value::U32(CONTEXT)),
         ("qwen2.block_count", Value::U32(LAYERS as u32)),
         ("qwen2.attention.layer_norm_rms_epsilon", Value::F32(1e-6)),

@@ -1,0 +1,307 @@
+//! Q4_K and Q6_K: super-blocks of 256 weights in sub-blocks with integer scales, multiplied by
+//! activations quantised in blocks of 256 with the sum of each 16 (llama.cpp's Q8_K).
+//!
+//! A block's products, times the sub-blocks' integer scales, are summed exactly in 32-bit
+//! integers; the minimums (Q4_K) and the −32 offset (Q6_K) come from the activation sums. Only
+//! then does floating point enter, once per block and row, in code both paths share: that is
+//! what makes them bit-identical.
+
+use super::{GROUP, Kernel, Simd, f16_at, quantize_block, widen};
+
+/// Weights per super-block.
+pub const BLOCK: usize = 256;
+/// Bytes per Q4_K block: f16 scale and minimum scale, 12 bytes of 6-bit scales and minimums,
+/// 128 bytes of nibbles.
+pub const Q4K_BYTES: usize = 144;
+/// Bytes per Q6_K block: 128 bytes of low nibbles, 64 of high bit pairs, 16 signed scales, an
+/// f16 scale.
+pub const Q6K_BYTES: usize = 210;
+
+/// An activation row quantised to 8 bits per block of [`BLOCK`] values, with the sum of each
+/// 16 values.
+pub struct Row {
+    scales: Vec<f32>,
+    values: Vec<i8>,
+    sums: Vec<i16>,
+}
+
+fn quantize(x: &[f32]) -> Row {
+    let mut values = Vec::with_capacity(x.len());
+    let scales = x.chunks_exact(BLOCK).map(|block| quantize_block(block, &mut values)).collect();
+    // At most 16 · 127 in magnitude.
+    let sums = values.chunks_exact(16).map(|s| s.iter().map(|&v| v as i16).sum()).collect();
+    Row { scales, values, sums }
+}
+
+/// Q4_K weights: 4-bit values v in 8 sub-blocks of 32, each with a scale s and a minimum m,
+/// weight = d·s·v − dmin·m.
+pub struct Q4K;
+/// Q6_K weights: 6-bit values v in 16 sub-blocks of 16, each with a signed scale s,
+/// weight = d·s·(v − 32).
+pub struct Q6K;
+
+/// The eight 6-bit scales and eight 6-bit minimums packed in 12 bytes: the first four of each
+/// in the low six bits of bytes 0–3 and 4–7, the last four in the nibbles of bytes 8–11 with
+/// their top two bits in the spare bits above. Unpacked four at a time in 32-bit words
+/// (llama.cpp's method): branch-free, since it runs once per block.
+fn q4k_scales(packed: &[u8]) -> ([u8; 8], [u8; 8]) {
+    const LOW_SIX: u32 = 0x3f3f_3f3f;
+    const LOW_FOUR: u32 = 0x0f0f_0f0f;
+    const LOW_TWO: u32 = 0x0303_0303;
+    let word = |i: usize| u32::from_le_bytes([packed[4 * i], packed[4 * i + 1], packed[4 * i + 2], packed[4 * i + 3]]);
+    let (first, second, third) = (word(0), word(1), word(2));
+    let scales = [first & LOW_SIX, (third & LOW_FOUR) | (((first >> 6) & LOW_TWO) << 4)];
+    let mins = [second & LOW_SIX, ((third >> 4) & LOW_FOUR) | (((second >> 6) & LOW_TWO) << 4)];
+    let bytes = |pair: [u32; 2]| {
+        let (a, b) = (pair[0].to_le_bytes(), pair[1].to_le_bytes());
+        [a[0], a[1], a[2], a[3], b[0], b[1], b[2], b[3]]
+    };
+    (bytes(scales), bytes(mins))
+}
+
+/// Value `i` (0…255) of a Q4_K block: each 64 values are 32 bytes, low nibbles then high.
+fn q4k_value(block: &[u8], i: usize) -> i32 {
+    let byte = block[16 + i / 64 * 32 + i % 32];
+    (if i % 64 < 32 { byte & 0x0F } else { byte >> 4 }) as i32
+}
+
+/// Value `i` (0…255) of a Q6_K block, 0…63: each half of 128 has 64 bytes of nibbles (values
+/// l and l + 64 share byte l, l + 32 and l + 96 byte l + 32) and 32 bytes of bit pairs (value
+/// l + 32k's pair is bits 2k of byte l).
+fn q6k_value(block: &[u8], i: usize) -> i32 {
+    let (half, r) = (i / 128, i % 128);
+    let (quarter, l) = (r / 32, r % 32);
+    let byte = block[64 * half + l + 32 * (quarter % 2)];
+    let low = if quarter < 2 { byte & 0x0F } else { byte >> 4 };
+    let high = (block[128 + 32 * half + l] >> (2 * quarter)) & 3;
+    (low | (high << 4)) as i32
+}
+
+impl Q4K {
+    /// The block's weights as f32.
+    pub fn dequantize(block: &[u8], out: &mut [f32]) {
+        let (d, dmin) = (f16_at(block), f16_at(&block[2..]));
+        let (scales, mins) = q4k_scales(&block[4..16]);
+        for (i, o) in out.iter_mut().enumerate() {
+            let sub = i / 32;
+            *o = d * scales[sub] as f32 * q4k_value(block, i) as f32 - dmin * mins[sub] as f32;
+        }
+    }
+
+    /// Adds block `b`'s share to `accumulator` from the exact integer sums: `products`, the
+    /// scaled products of the values, and `minimums`, the minimums times the activation sums.
+    fn add(accumulator: f32, block: &[u8], x: &Row, b: usize, products: i32, minimums: i32) -> f32 {
+        let scale = x.scales[b];
+        accumulator + (f16_at(block) * scale) * products as f32 - (f16_at(&block[2..]) * scale) * minimums as f32
+    }
+
+    /// The minimums of block `b` times row `x`'s sums over their sub-blocks.
+    fn minimums(mins: &[u8; 8], x: &Row, b: usize) -> i32 {
+        let sums = &x.sums[b * 16..][..16];
+        mins.iter().enumerate().map(|(j, &m)| m as i32 * (sums[2 * j] as i32 + sums[2 * j + 1] as i32)).sum()
+    }
+
+    fn dot_portable(row: &[u8], x: &Row) -> f32 {
+        let mut accumulator = 0f32;
+        for (b, block) in row.chunks_exact(Q4K_BYTES).enumerate() {
+            let (scales, mins) = q4k_scales(&block[4..16]);
+            let values = &x.values[b * BLOCK..][..BLOCK];
+            let products: i32 = (0..8)
+                .map(|sub| {
+                    let sum: i32 = (32 * sub..32 * sub + 32).map(|i| q4k_value(block, i) * values[i] as i32).sum();
+                    scales[sub] as i32 * sum
+                })
+                .sum();
+            accumulator = Q4K::add(accumulator, block, x, b, products, Q4K::minimums(&mins, x, b));
+        }
+        accumulator
+    }
+
+    /// Each 32 nibbles of a block spread to bytes once for the `N` rows; per row, an unsigned by
+    /// signed byte product into 16-bit pairs (at most 2·15·127), then a 16-bit multiply-add by
+    /// the sub-block's scale into 32-bit lanes.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn dot_avx2<const N: usize>(row: &[u8], xs: &[Row]) -> [f32; N] {
+        use std::arch::x86_64::*;
+        let low_nibble = _mm256_set1_epi8(0x0F);
+        let mut accumulators = [0f32; N];
+        for (b, block) in row.chunks_exact(Q4K_BYTES).enumerate() {
+            let (scales, mins) = q4k_scales(&block[4..16]);
+            let mut values = [_mm256_setzero_si256(); 8];
+            for chunk in 0..4 {
+                // SAFETY: the block holds 128 nibble bytes at 16..144.
+                let bytes = unsafe { _mm256_loadu_si256(block.as_ptr().add(16 + 32 * chunk) as *const __m256i) };
+                values[2 * chunk] = _mm256_and_si256(bytes, low_nibble);
+                values[2 * chunk + 1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_nibble);
+            }
+            let scales = scales.map(|s| _mm256_set1_epi16(s as i16));
+            let mins = _mm_cvtepu8_epi16(_mm_set1_epi64x(i64::from_le_bytes(mins)));
+            for (x, accumulator) in xs[..N].iter().zip(accumulators.iter_mut()) {
+                let mut sums = _mm256_setzero_si256();
+                for sub in 0..8 {
+                    // SAFETY: each activation block is 256 bytes.
+                    let activations = unsafe { _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK + 32 * sub) as *const __m256i) };
+                    let pairs = _mm256_maddubs_epi16(values[sub], activations);
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(pairs, scales[sub]));
+                }
+                // The minimums times the sums of each sub-block's two halves, in 16-bit lanes
+                // (at most 63 · 2 · 2,032 per product pair).
+                // SAFETY: each activation block has 16 sums.
+                let halves = unsafe { _mm256_loadu_si256(x.sums.as_ptr().add(b * 16) as *const __m256i) };
+                let sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(halves), _mm256_extracti128_si256(halves, 1));
+                let minimums = _mm_madd_epi16(mins, sub_sums);
+                let minimums = _mm_add_epi32(minimums, _mm_unpackhi_epi64(minimums, minimums));
+                let minimums = _mm_cvtsi128_si32(_mm_add_epi32(minimums, _mm_shuffle_epi32(minimums, 1)));
+                *accumulator = Q4K::add(*accumulator, block, x, b, sum_lanes(sums), minimums);
+            }
+        }
+        accumulators
+    }
+}
+
+impl Q6K {
+    /// The block's weights as f32.
+    pub fn dequantize(block: &[u8], out: &mut [f32]) {
+        let d = f16_at(&block[208..]);
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = d * block[192 + i / 16] as i8 as f32 * (q6k_value(block, i) - 32) as f32;
+        }
+    }
+
+    /// Adds block `b`'s share to `accumulator` from the exact integer sum of its products.
+    fn add(accumulator: f32, block: &[u8], x: &Row, b: usize, products: i32) -> f32 {
+        accumulator + (f16_at(&block[208..]) * x.scales[b]) * products as f32
+    }
+
+    /// The −32 offset's share: 32 times the scales times row `x`'s sums over their sub-blocks.
+    fn offset(block: &[u8], x: &Row, b: usize) -> i32 {
+        let sums = &x.sums[b * 16..][..16];
+        32 * (0..16).map(|sub| block[192 + sub] as i8 as i32 * sums[sub] as i32).sum::<i32>()
+    }
+
+    fn dot_portable(row: &[u8], x: &Row) -> f32 {
+        let mut accumulator = 0f32;
+        for (b, block) in row.chunks_exact(Q6K_BYTES).enumerate() {
+            let values = &x.values[b * BLOCK..][..BLOCK];
+            let products: i32 = (0..16)
+                .map(|sub| {
+                    let sum: i32 = (16 * sub..16 * sub + 16).map(|i| q6k_value(block, i) * values[i] as i32).sum();
+                    block[192 + sub] as i8 as i32 * sum
+                })
+                .sum();
+            accumulator = Q6K::add(accumulator, block, x, b, products - Q6K::offset(block, x, b));
+        }
+        accumulator
+    }
+
+    /// The 6-bit values (0…63, the offset applied afterwards) assembled once for the `N` rows;
+    /// per row, an unsigned by signed byte product (at most 2·63·127 per pair), then a 16-bit
+    /// multiply-add by the two sub-blocks' scales each 32 values span.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn dot_avx2<const N: usize>(row: &[u8], xs: &[Row]) -> [f32; N] {
+        use std::arch::x86_64::*;
+        let (low_nibble, pair) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(3));
+        let mut accumulators = [0f32; N];
+        for (b, block) in row.chunks_exact(Q6K_BYTES).enumerate() {
+            let mut values = [_mm256_setzero_si256(); 8];
+            for half in 0..2 {
+                // SAFETY: the block holds 128 nibble bytes at 0..128 and 64 pair bytes at 128..192.
+                let (first, second, high) = unsafe {
+                    let at = |offset: usize| _mm256_loadu_si256(block.as_ptr().add(offset) as *const __m256i);
+                    (at(64 * half), at(64 * half + 32), at(128 + 32 * half))
+                };
+                let high_bits = |shift: i32| {
+                    let pairs = match shift {
+                        0 => high,
+                        2 => _mm256_srli_epi16(high, 2),
+                        4 => _mm256_srli_epi16(high, 4),
+                        _ => _mm256_srli_epi16(high, 6),
+                    };
+                    _mm256_slli_epi16(_mm256_and_si256(pairs, pair), 4)
+                };
+                let values = &mut values[4 * half..][..4];
+                values[0] = _mm256_or_si256(_mm256_and_si256(first, low_nibble), high_bits(0));
+                values[1] = _mm256_or_si256(_mm256_and_si256(second, low_nibble), high_bits(2));
+                values[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(first, 4), low_nibble), high_bits(4));
+                values[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(second, 4), low_nibble), high_bits(6));
+            }
+            // SAFETY: the block holds 16 scale bytes at 192..208.
+            let packed = unsafe { _mm_loadu_si128(block.as_ptr().add(192) as *const __m128i) };
+            // Vector k spans sub-blocks 2k (its low eight 16-bit lanes) and 2k + 1.
+            let scales: [__m256i; 8] = std::array::from_fn(|k| {
+                let spread = _mm_set_epi64x(0x0101_0101_0101_0101 * (2 * k as i64 + 1), 0x0101_0101_0101_0101 * 2 * k as i64);
+                _mm256_cvtepi8_epi16(_mm_shuffle_epi8(packed, spread))
+            });
+            let all_scales = _mm256_cvtepi8_epi16(packed);
+            for (x, accumulator) in xs[..N].iter().zip(accumulators.iter_mut()) {
+                let mut sums = _mm256_setzero_si256();
+                for k in 0..8 {
+                    // SAFETY: each activation block is 256 bytes.
+                    let activations = unsafe { _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK + 32 * k) as *const __m256i) };
+                    let pairs = _mm256_maddubs_epi16(values[k], activations);
+                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(pairs, scales[k]));
+                }
+                // The −32 offset: 32 times the scales times the sums of each sub-block.
+                // SAFETY: each activation block has 16 sums.
+                let halves = unsafe { _mm256_loadu_si256(x.sums.as_ptr().add(b * 16) as *const __m256i) };
+                sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(_mm256_madd_epi16(all_scales, halves), 5));
+                *accumulator = Q6K::add(*accumulator, block, x, b, sum_lanes(sums));
+            }
+        }
+        accumulators
+    }
+}
+
+/// The sum of eight 32-bit lanes (exact: no sum here can overflow).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn sum_lanes(v: std::arch::x86_64::__m256i) -> i32 {
+    use std::arch::x86_64::*;
+    let quad = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    let pair = _mm_add_epi32(quad, _mm_unpackhi_epi64(quad, quad));
+    _mm_cvtsi128_si32(_mm_add_epi32(pair, _mm_shuffle_epi32(pair, 1)))
+}
+
+/// Dispatches a group of 1 to [`GROUP`] rows to a format's AVX2 or portable dot products.
+macro_rules! dot_group {
+    ($format:ty, $simd:expr, $row:expr, $xs:expr) => {{
+        let (simd, row, xs): (Simd, &[u8], &[Row]) = ($simd, $row, $xs);
+        #[cfg(target_arch = "x86_64")]
+        if simd == Simd::Avx2 {
+            // SAFETY: `Simd::Avx2` is only used where the CPU has AVX2 (checked by `matmul_with`).
+            return unsafe {
+                match xs.len() {
+                    1 => widen(<$format>::dot_avx2::<1>(row, xs)),
+                    2 => widen(<$format>::dot_avx2::<2>(row, xs)),
+                    3 => widen(<$format>::dot_avx2::<3>(row, xs)),
+                    _ => <$format>::dot_avx2::<GROUP>(row, xs),
+                }
+            };
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = simd;
+        std::array::from_fn(|j| xs.get(j).map_or(0.0, |x| <$format>::dot_portable(row, x)))
+    }};
+}
+
+impl Kernel for Q4K {
+    type Activation = Row;
+    fn quantize(x: &[f32]) -> Row {
+        quantize(x)
+    }
+    fn dot_group(simd: Simd, row: &[u8], xs: &[Row]) -> [f32; GROUP] {
+        dot_group!(Q4K, simd, row, xs)
+    }
+}
+
+impl Kernel for Q6K {
+    type Activation = Row;
+    fn quantize(x: &[f32]) -> Row {
+        quantize(x)
+    }
+    fn dot_group(simd: Simd, row: &[u8], xs: &[Row]) -> [f32; GROUP] {
+        dot_group!(Q6K, simd, row, xs)
+    }
+}
