@@ -102,32 +102,31 @@ impl Linear {
 
 /// The token embedding table, looked up row by row in its stored format: an f32 copy of the
 /// table would be the largest allocation of the process (930 MB for the 1.5B model).
-struct Embeddings {
-    table: Arc<QTensor>,
-    format: Option<kernels::Format>,
+enum Embeddings {
+    /// Rows decoded on lookup by zhbrief's kernels.
+    Stored { table: Arc<QTensor>, format: kernels::Format },
     /// The f32 table, only for a format without a kernel here.
-    dense: Option<Embedding>,
+    Dense(Embedding),
 }
 
 impl Embeddings {
     fn new(table: Arc<QTensor>, device: &Device) -> Result<Embeddings> {
         let (_, width) = table.shape().dims2()?;
-        let format = kernels::Format::of(table.dtype()).filter(|f| device.is_cpu() && width.is_multiple_of(f.block_values()));
-        let dense = match format {
-            Some(_) => None,
-            None => Some(Embedding::new(table.dequantize(device)?, width)),
-        };
-        Ok(Embeddings { table, format, dense })
+        match kernels::Format::of(table.dtype()).filter(|f| device.is_cpu() && width.is_multiple_of(f.block_values())) {
+            Some(format) => Ok(Embeddings::Stored { table, format }),
+            None => Ok(Embeddings::Dense(Embedding::new(table.dequantize(device)?, width))),
+        }
     }
 
     /// `(batch, seq, width)` for `tokens` `(batch, seq)`.
     fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
-        let (Some(format), None) = (self.format, &self.dense) else {
-            return self.dense.as_ref().expect("a table without a kernel is dense").forward(tokens);
+        let (table, format) = match self {
+            Embeddings::Stored { table, format } => (table, *format),
+            Embeddings::Dense(embedding) => return embedding.forward(tokens),
         };
-        let (vocabulary, width) = self.table.shape().dims2()?;
+        let (vocabulary, width) = table.shape().dims2()?;
         let (batch, seq) = tokens.dims2()?;
-        let table = self.table.data()?;
+        let table = table.data()?;
         let mut out = vec![0f32; batch * seq * width];
         for (token, row) in tokens.flatten_all()?.to_vec1::<u32>()?.into_iter().zip(out.chunks_exact_mut(width)) {
             if token as usize >= vocabulary {

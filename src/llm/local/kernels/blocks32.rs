@@ -119,23 +119,14 @@ fn quantize(x: &[f32]) -> Row {
     Row { scales, values }
 }
 
-impl Kernel for Q5_0 {
+/// Both 32-weight formats share the activation rows and the loop; only a block's decoding differs.
+impl<F: Blocks32> Kernel for F {
     type Activation = Row;
     fn quantize(x: &[f32]) -> Row {
         quantize(x)
     }
     fn dot_group(simd: Simd, row: &[u8], xs: &[Row]) -> [f32; GROUP] {
-        dot_group::<Q5_0>(simd, row, xs)
-    }
-}
-
-impl Kernel for Q8_0 {
-    type Activation = Row;
-    fn quantize(x: &[f32]) -> Row {
-        quantize(x)
-    }
-    fn dot_group(simd: Simd, row: &[u8], xs: &[Row]) -> [f32; GROUP] {
-        dot_group::<Q8_0>(simd, row, xs)
+        dot_group::<F>(simd, row, xs)
     }
 }
 
