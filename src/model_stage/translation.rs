@@ -150,14 +150,21 @@ impl ModelStage {
         if candidates.len() == 1 {
             return Ok(Checked { text: candidates.swap_remove(0), unsupported: checks.swap_remove(0) });
         }
-        let fit = self.back_translation_fit(source, &candidates)?;
-        let agreement = consensus::agreement(&candidates);
         // A candidate that states what the source does not loses to one that does not, however
         // well the others agree with it.
         let fewest = checks.iter().map(Vec::len).min().unwrap_or(0);
         let eligible: Vec<usize> = (0..candidates.len()).filter(|&i| checks[i].len() == fewest).collect();
-        let pick = |scores: &[f64]| eligible.iter().map(|&i| scores[i]).collect::<Vec<f64>>();
-        let chosen = eligible[consensus::choose(&pick(&agreement), &pick(&fit))];
+        let agreement = consensus::agreement(&candidates);
+        let agreement: Vec<f64> = eligible.iter().map(|&i| agreement[i]).collect();
+        // Back-translation costs a pass over every candidate it scores: only those that can still
+        // be chosen are scored, and none when they all say the same.
+        let contenders: Vec<String> = eligible.iter().map(|&i| candidates[i].clone()).collect();
+        let fit = if contenders.iter().all(|c| *c == contenders[0]) {
+            vec![0.0; contenders.len()]
+        } else {
+            self.back_translation_fit(source, &contenders)?
+        };
+        let chosen = eligible[consensus::choose(&agreement, &fit)];
         for (i, candidate) in candidates.iter().enumerate() {
             let flags = if checks[i].is_empty() { String::new() } else { format!(" [not in the source: {}]", checks[i].join("; ")) };
             self.note(&format!("translation candidate {i}{}: {candidate}{flags}", if i == chosen { " (chosen)" } else { "" }));
@@ -227,6 +234,86 @@ fn unquote_reported(english: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::llm::{Backend, EngineSpec, Generation};
+    use crate::model_stage::ModelOptions;
+    use crate::model_stage::prompts::Prompts;
+    use std::sync::{Arc, Mutex};
+
+    /// An engine that answers with fixed candidates and records how many conversations each
+    /// scoring request holds: what the selection asks of an engine, seen from the engine's side.
+    struct Scripted {
+        candidates: Vec<&'static str>,
+        scored: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl Backend for Scripted {
+        fn count_tokens(&self, text: &str) -> Result<usize, Error> {
+            Ok(text.chars().count())
+        }
+        fn replies(&mut self, _: &[Message], options: &[GenerateOptions], _: &mut dyn FnMut(&str)) -> Result<Vec<Generation>, Error> {
+            assert_eq!(options.len(), self.candidates.len(), "one reply per candidate asked for");
+            Ok(self
+                .candidates
+                .iter()
+                .map(|text| Generation {
+                    text: text.to_string(),
+                    prompt_tokens: 1,
+                    generated_tokens: 1,
+                    prompt_time: Default::default(),
+                    generation_time: Default::default(),
+                    hit_token_cap: false,
+                })
+                .collect())
+        }
+        fn score_replies(&mut self, conversations: &[&[Message]], _: &str) -> Result<Option<Vec<f64>>, Error> {
+            self.scored.lock().unwrap().push(conversations.len());
+            Ok(Some((0..conversations.len()).map(|i| -(i as f64)).collect()))
+        }
+    }
+
+    /// Translates `source` with the scripted candidates; the chosen English and the sizes of the
+    /// scoring requests.
+    fn choose(source: &str, candidates: Vec<&'static str>) -> (String, Vec<usize>) {
+        let scored = Arc::new(Mutex::new(Vec::new()));
+        let options = ModelOptions {
+            abstractive: false,
+            translate: true,
+            engine: EngineSpec::Local { model: "scripted".into(), sha256: String::new(), requantize: false, path: Default::default() },
+            sampling: None,
+            candidates: candidates.len(),
+            glossary: Vec::new(),
+            prompts: Prompts::load(None).unwrap(),
+            stream: false,
+            verbose: false,
+        };
+        let mut stage = ModelStage::new(Box::new(Scripted { candidates, scored: scored.clone() }), options);
+        let messages = [Message::user(source)];
+        let options = GenerateOptions::default();
+        let checked = stage.translate_candidates(&messages, &options, source, &[]).unwrap();
+        let scored = scored.lock().unwrap().clone();
+        (checked.text, scored)
+    }
+
+    #[test]
+    fn only_candidates_that_can_be_chosen_are_back_translated() {
+        let source = "上海市副市长陈杰介绍了宝山的转型。";
+        // Two of four name a city the source does not: they cannot win, so they cost nothing.
+        let (english, scored) = choose(
+            source,
+            vec![
+                "Beijing's vice mayor Chen Jie described Baoshan's transformation.",
+                "Shanghai vice mayor Chen Jie described the transformation of Baoshan.",
+                "Shanghai's vice mayor Chen Jie presented Baoshan's transformation.",
+                "Chen Jie, vice mayor of Beijing, described Baoshan's change.",
+            ],
+        );
+        assert_eq!(scored, vec![2]);
+        assert!(!english.contains("Beijing"), "{english}");
+        // All that can be chosen say the same: nothing to score.
+        let same = "Shanghai vice mayor Chen Jie described the transformation of Baoshan.";
+        let (english, scored) = choose(source, vec!["Beijing's vice mayor Chen Jie described it.", same, same]);
+        assert_eq!((english.as_str(), scored), (same, vec![]));
+    }
 
     #[test]
     fn obeyed_translations_are_detected_and_unquoted() {

@@ -1,10 +1,11 @@
 //! Q4_K and Q6_K: super-blocks of 256 weights in sub-blocks with integer scales, multiplied by
 //! activations quantised in blocks of 256 with the sum of each 16 (llama.cpp's Q8_K).
 //!
-//! A block's products, times the sub-blocks' integer scales, are summed exactly in 32-bit
-//! integers; the minimums (Q4_K) and the −32 offset (Q6_K) come from the activation sums. Only
-//! then does floating point enter, once per block and row, in code both paths share: that is
-//! what makes them bit-identical.
+//! A block's products, times the sub-blocks' integer scales, are summed exactly in eight 32-bit
+//! integer lanes; the minimums (Q4_K) and the −32 offset (Q6_K) come from the activation sums.
+//! Only then does floating point enter: each lane is scaled and added to its own float lane, and
+//! the lanes are summed once at the row's end ([`Lanes`], which both paths share). That is what
+//! makes them bit-identical, and it spares every block a horizontal sum.
 
 use super::{GROUP, Kernel, Simd, f16_at, quantize_block, widen};
 
@@ -88,33 +89,30 @@ impl Q4K {
         }
     }
 
-    /// Adds block `b`'s share to `accumulator` from the exact integer sums: `products`, the
-    /// scaled products of the values, and `minimums`, the minimums times the activation sums.
-    fn add(accumulator: f32, block: &[u8], x: &Row, b: usize, products: i32, minimums: i32) -> f32 {
-        let scale = x.scales[b];
-        accumulator + (f16_at(block) * scale) * products as f32 - (f16_at(&block[2..]) * scale) * minimums as f32
-    }
-
-    /// The minimums of block `b` times row `x`'s sums over their sub-blocks.
-    fn minimums(mins: &[u8; 8], x: &Row, b: usize) -> i32 {
-        let sums = &x.sums[b * 16..][..16];
-        mins.iter().enumerate().map(|(j, &m)| m as i32 * (sums[2 * j] as i32 + sums[2 * j + 1] as i32)).sum()
-    }
-
     fn dot_portable(row: &[u8], x: &Row) -> f32 {
-        let mut accumulator = 0f32;
+        let mut lanes = Lanes::default();
         for (b, block) in row.chunks_exact(Q4K_BYTES).enumerate() {
             let (scales, mins) = q4k_scales(&block[4..16]);
             let values = &x.values[b * BLOCK..][..BLOCK];
-            let products: i32 = (0..8)
-                .map(|sub| {
-                    let sum: i32 = (32 * sub..32 * sub + 32).map(|i| q4k_value(block, i) * values[i] as i32).sum();
-                    scales[sub] as i32 * sum
-                })
-                .sum();
-            accumulator = Q4K::add(accumulator, block, x, b, products, Q4K::minimums(&mins, x, b));
+            // Lane l holds, from each sub-block, the products of values 4l to 4l + 3.
+            let products: [i32; 8] = std::array::from_fn(|l| {
+                (0..8)
+                    .map(|sub| {
+                        let first = 32 * sub + 4 * l;
+                        scales[sub] as i32 * (first..first + 4).map(|i| q4k_value(block, i) * values[i] as i32).sum::<i32>()
+                    })
+                    .sum()
+            });
+            // Lane k: the minimums of sub-blocks 2k and 2k + 1 times the activations' sums there.
+            let sums = &x.sums[b * 16..][..16];
+            let sub_sum = |j: usize| sums[2 * j] as i32 + sums[2 * j + 1] as i32;
+            let minimums: [i32; 4] =
+                std::array::from_fn(|k| mins[2 * k] as i32 * sub_sum(2 * k) + mins[2 * k + 1] as i32 * sub_sum(2 * k + 1));
+            let scale = x.scales[b];
+            lanes.add_products(f16_at(block) * scale, products);
+            lanes.add_minimums(f16_at(&block[2..]) * scale, minimums);
         }
-        accumulator
+        lanes.total()
     }
 
     /// Each 32 nibbles of a block spread to bytes once for the `N` rows; per row, an unsigned by
@@ -124,39 +122,51 @@ impl Q4K {
     #[target_feature(enable = "avx2")]
     unsafe fn dot_avx2<const N: usize>(row: &[u8], xs: &[Row]) -> [f32; N] {
         use std::arch::x86_64::*;
-        let low_nibble = _mm256_set1_epi8(0x0F);
-        let mut accumulators = [0f32; N];
-        for (b, block) in row.chunks_exact(Q4K_BYTES).enumerate() {
-            let (scales, mins) = q4k_scales(&block[4..16]);
-            let mut values = [_mm256_setzero_si256(); 8];
-            for chunk in 0..4 {
-                // SAFETY: the block holds 128 nibble bytes at 16..144.
-                let bytes = unsafe { _mm256_loadu_si256(block.as_ptr().add(16 + 32 * chunk) as *const __m256i) };
-                values[2 * chunk] = _mm256_and_si256(bytes, low_nibble);
-                values[2 * chunk + 1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_nibble);
-            }
-            let scales = scales.map(|s| _mm256_set1_epi16(s as i16));
-            let mins = _mm_cvtepu8_epi16(_mm_set1_epi64x(i64::from_le_bytes(mins)));
-            for (x, accumulator) in xs[..N].iter().zip(accumulators.iter_mut()) {
-                let mut sums = _mm256_setzero_si256();
-                for sub in 0..8 {
-                    // SAFETY: each activation block is 256 bytes.
-                    let activations = unsafe { _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK + 32 * sub) as *const __m256i) };
-                    let pairs = _mm256_maddubs_epi16(values[sub], activations);
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(pairs, scales[sub]));
+        // SAFETY: the loads stay inside the blocks and activation rows.
+        unsafe {
+            let low_nibble = _mm256_set1_epi8(0x0F);
+            let mut products = [_mm256_setzero_ps(); N];
+            let mut minimums = [_mm_setzero_ps(); N];
+            for (b, block) in row.chunks_exact(Q4K_BYTES).enumerate() {
+                let (d, dmin) = (f16_at(block), f16_at(&block[2..]));
+                let (scales, mins) = q4k_scales(&block[4..16]);
+                let mut values = [_mm256_setzero_si256(); 8];
+                for chunk in 0..4 {
+                    // The block holds 128 nibble bytes at 16..144.
+                    let bytes = _mm256_loadu_si256(block.as_ptr().add(16 + 32 * chunk) as *const __m256i);
+                    values[2 * chunk] = _mm256_and_si256(bytes, low_nibble);
+                    values[2 * chunk + 1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_nibble);
                 }
-                // The minimums times the sums of each sub-block's two halves, in 16-bit lanes
-                // (at most 63 · 2 · 2,032 per product pair).
-                // SAFETY: each activation block has 16 sums.
-                let halves = unsafe { _mm256_loadu_si256(x.sums.as_ptr().add(b * 16) as *const __m256i) };
-                let sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(halves), _mm256_extracti128_si256(halves, 1));
-                let minimums = _mm_madd_epi16(mins, sub_sums);
-                let minimums = _mm_add_epi32(minimums, _mm_unpackhi_epi64(minimums, minimums));
-                let minimums = _mm_cvtsi128_si32(_mm_add_epi32(minimums, _mm_shuffle_epi32(minimums, 1)));
-                *accumulator = Q4K::add(*accumulator, block, x, b, sum_lanes(sums), minimums);
+                let scales = scales.map(|s| _mm256_set1_epi16(s as i16));
+                let mins = _mm_cvtepu8_epi16(_mm_set1_epi64x(i64::from_le_bytes(mins)));
+                for (j, x) in xs[..N].iter().enumerate() {
+                    // Two chains of sums, so that an accumulating instruction's latency is hidden.
+                    let mut chains = [_mm256_setzero_si256(); 2];
+                    for sub in 0..8 {
+                        // Each activation block is 256 bytes.
+                        let activations = _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK + 32 * sub) as *const __m256i);
+                        let pairs = _mm256_maddubs_epi16(values[sub], activations);
+                        chains[sub % 2] = _mm256_add_epi32(chains[sub % 2], _mm256_madd_epi16(pairs, scales[sub]));
+                    }
+                    let sums = _mm256_add_epi32(chains[0], chains[1]);
+                    // The minimums times the sums of each sub-block's two halves, in 16-bit lanes
+                    // (at most 63 · 2 · 2,032 per product pair). Each activation block has 16 sums.
+                    let halves = _mm256_loadu_si256(x.sums.as_ptr().add(b * 16) as *const __m256i);
+                    let sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(halves), _mm256_extracti128_si256(halves, 1));
+                    let block_minimums = _mm_cvtepi32_ps(_mm_madd_epi16(mins, sub_sums));
+                    let scale = x.scales[b];
+                    let product_scale = _mm256_set1_ps(d * scale);
+                    products[j] = _mm256_add_ps(products[j], _mm256_mul_ps(product_scale, _mm256_cvtepi32_ps(sums)));
+                    minimums[j] = _mm_add_ps(minimums[j], _mm_mul_ps(_mm_set1_ps(dmin * scale), block_minimums));
+                }
             }
+            std::array::from_fn(|j| {
+                let mut lanes = Lanes::default();
+                _mm256_storeu_ps(lanes.products.as_mut_ptr(), products[j]);
+                _mm_storeu_ps(lanes.minimums.as_mut_ptr(), minimums[j]);
+                lanes.total()
+            })
         }
-        accumulators
     }
 }
 
@@ -169,30 +179,26 @@ impl Q6K {
         }
     }
 
-    /// Adds block `b`'s share to `accumulator` from the exact integer sum of its products.
-    fn add(accumulator: f32, block: &[u8], x: &Row, b: usize, products: i32) -> f32 {
-        accumulator + (f16_at(&block[208..]) * x.scales[b]) * products as f32
-    }
-
-    /// The −32 offset's share: 32 times the scales times row `x`'s sums over their sub-blocks.
-    fn offset(block: &[u8], x: &Row, b: usize) -> i32 {
-        let sums = &x.sums[b * 16..][..16];
-        32 * (0..16).map(|sub| block[192 + sub] as i8 as i32 * sums[sub] as i32).sum::<i32>()
-    }
-
     fn dot_portable(row: &[u8], x: &Row) -> f32 {
-        let mut accumulator = 0f32;
+        let mut lanes = Lanes::default();
         for (b, block) in row.chunks_exact(Q6K_BYTES).enumerate() {
             let values = &x.values[b * BLOCK..][..BLOCK];
-            let products: i32 = (0..16)
-                .map(|sub| {
-                    let sum: i32 = (16 * sub..16 * sub + 16).map(|i| q6k_value(block, i) * values[i] as i32).sum();
-                    block[192 + sub] as i8 as i32 * sum
-                })
-                .sum();
-            accumulator = Q6K::add(accumulator, block, x, b, products - Q6K::offset(block, x, b));
+            let scale = |sub: usize| block[192 + sub] as i8 as i32;
+            let sums = &x.sums[b * 16..][..16];
+            // Lane l holds, from each 32 values, the products of values 4l to 4l + 3 (in sub-block
+            // 2k or 2k + 1 of the k-th 32), less the −32 offset's share of sub-blocks 2l, 2l + 1.
+            let products: [i32; 8] = std::array::from_fn(|l| {
+                let products: i32 = (0..8)
+                    .map(|k| {
+                        let first = 32 * k + 4 * l;
+                        scale(first / 16) * (first..first + 4).map(|i| q6k_value(block, i) * values[i] as i32).sum::<i32>()
+                    })
+                    .sum();
+                products - 32 * (scale(2 * l) * sums[2 * l] as i32 + scale(2 * l + 1) * sums[2 * l + 1] as i32)
+            });
+            lanes.add_products(f16_at(&block[208..]) * x.scales[b], products);
         }
-        accumulator
+        lanes.total()
     }
 
     /// The 6-bit values (0…63, the offset applied afterwards) assembled once for the `N` rows;
@@ -202,87 +208,121 @@ impl Q6K {
     #[target_feature(enable = "avx2")]
     unsafe fn dot_avx2<const N: usize>(row: &[u8], xs: &[Row]) -> [f32; N] {
         use std::arch::x86_64::*;
-        let (low_nibble, pair) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(3));
-        let mut accumulators = [0f32; N];
-        for (b, block) in row.chunks_exact(Q6K_BYTES).enumerate() {
-            let mut values = [_mm256_setzero_si256(); 8];
-            for half in 0..2 {
-                // SAFETY: the block holds 128 nibble bytes at 0..128 and 64 pair bytes at 128..192.
-                let (first, second, high) = unsafe {
-                    let at = |offset: usize| _mm256_loadu_si256(block.as_ptr().add(offset) as *const __m256i);
-                    (at(64 * half), at(64 * half + 32), at(128 + 32 * half))
-                };
-                let high_bits = |shift: i32| {
-                    let pairs = match shift {
-                        0 => high,
-                        2 => _mm256_srli_epi16(high, 2),
-                        4 => _mm256_srli_epi16(high, 4),
-                        _ => _mm256_srli_epi16(high, 6),
+        // SAFETY: the loads stay inside the blocks and activation rows.
+        unsafe {
+            let (low_nibble, pair) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(3));
+            let mut products = [_mm256_setzero_ps(); N];
+            for (b, block) in row.chunks_exact(Q6K_BYTES).enumerate() {
+                let d = f16_at(&block[208..]);
+                let mut values = [_mm256_setzero_si256(); 8];
+                for half in 0..2 {
+                    // The block holds 128 nibble bytes at 0..128 and 64 pair bytes at 128..192.
+                    let (first, second, high) = {
+                        let at = |offset: usize| _mm256_loadu_si256(block.as_ptr().add(offset) as *const __m256i);
+                        (at(64 * half), at(64 * half + 32), at(128 + 32 * half))
                     };
-                    _mm256_slli_epi16(_mm256_and_si256(pairs, pair), 4)
-                };
-                let values = &mut values[4 * half..][..4];
-                values[0] = _mm256_or_si256(_mm256_and_si256(first, low_nibble), high_bits(0));
-                values[1] = _mm256_or_si256(_mm256_and_si256(second, low_nibble), high_bits(2));
-                values[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(first, 4), low_nibble), high_bits(4));
-                values[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(second, 4), low_nibble), high_bits(6));
-            }
-            // SAFETY: the block holds 16 scale bytes at 192..208.
-            let packed = unsafe { _mm_loadu_si128(block.as_ptr().add(192) as *const __m128i) };
-            // Vector k spans sub-blocks 2k (its low eight 16-bit lanes) and 2k + 1.
-            let scales: [__m256i; 8] = std::array::from_fn(|k| {
-                let spread = _mm_set_epi64x(0x0101_0101_0101_0101 * (2 * k as i64 + 1), 0x0101_0101_0101_0101 * 2 * k as i64);
-                _mm256_cvtepi8_epi16(_mm_shuffle_epi8(packed, spread))
-            });
-            let all_scales = _mm256_cvtepi8_epi16(packed);
-            for (x, accumulator) in xs[..N].iter().zip(accumulators.iter_mut()) {
-                let mut sums = _mm256_setzero_si256();
-                for k in 0..8 {
-                    // SAFETY: each activation block is 256 bytes.
-                    let activations = unsafe { _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK + 32 * k) as *const __m256i) };
-                    let pairs = _mm256_maddubs_epi16(values[k], activations);
-                    sums = _mm256_add_epi32(sums, _mm256_madd_epi16(pairs, scales[k]));
+                    let high_bits = |shift: i32| {
+                        let pairs = match shift {
+                            0 => high,
+                            2 => _mm256_srli_epi16(high, 2),
+                            4 => _mm256_srli_epi16(high, 4),
+                            _ => _mm256_srli_epi16(high, 6),
+                        };
+                        _mm256_slli_epi16(_mm256_and_si256(pairs, pair), 4)
+                    };
+                    let values = &mut values[4 * half..][..4];
+                    values[0] = _mm256_or_si256(_mm256_and_si256(first, low_nibble), high_bits(0));
+                    values[1] = _mm256_or_si256(_mm256_and_si256(second, low_nibble), high_bits(2));
+                    values[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(first, 4), low_nibble), high_bits(4));
+                    values[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(second, 4), low_nibble), high_bits(6));
                 }
-                // The −32 offset: 32 times the scales times the sums of each sub-block.
-                // SAFETY: each activation block has 16 sums.
-                let halves = unsafe { _mm256_loadu_si256(x.sums.as_ptr().add(b * 16) as *const __m256i) };
-                sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(_mm256_madd_epi16(all_scales, halves), 5));
-                *accumulator = Q6K::add(*accumulator, block, x, b, sum_lanes(sums));
+                // The block holds 16 scale bytes at 192..208.
+                let packed = _mm_loadu_si128(block.as_ptr().add(192) as *const __m128i);
+                // Vector k spans sub-blocks 2k (its low eight 16-bit lanes) and 2k + 1.
+                let scales: [__m256i; 8] = std::array::from_fn(|k| {
+                    let spread = _mm_set_epi64x(0x0101_0101_0101_0101 * (2 * k as i64 + 1), 0x0101_0101_0101_0101 * 2 * k as i64);
+                    _mm256_cvtepi8_epi16(_mm_shuffle_epi8(packed, spread))
+                });
+                let all_scales = _mm256_cvtepi8_epi16(packed);
+                for (j, x) in xs[..N].iter().enumerate() {
+                    // Two chains of sums, so that an accumulating instruction's latency is hidden.
+                    let mut chains = [_mm256_setzero_si256(); 2];
+                    for k in 0..8 {
+                        // Each activation block is 256 bytes.
+                        let activations = _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK + 32 * k) as *const __m256i);
+                        let pairs = _mm256_maddubs_epi16(values[k], activations);
+                        chains[k % 2] = _mm256_add_epi32(chains[k % 2], _mm256_madd_epi16(pairs, scales[k]));
+                    }
+                    let mut sums = _mm256_add_epi32(chains[0], chains[1]);
+                    // The −32 offset: 32 times the scales times the sums of each sub-block (each
+                    // activation block has 16 sums).
+                    let halves = _mm256_loadu_si256(x.sums.as_ptr().add(b * 16) as *const __m256i);
+                    sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(_mm256_madd_epi16(all_scales, halves), 5));
+                    let scale = _mm256_set1_ps(d * x.scales[b]);
+                    products[j] = _mm256_add_ps(products[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sums)));
+                }
             }
+            std::array::from_fn(|j| {
+                let mut lanes = Lanes::default();
+                _mm256_storeu_ps(lanes.products.as_mut_ptr(), products[j]);
+                lanes.total()
+            })
         }
-        accumulators
     }
 }
 
-/// The sum of eight 32-bit lanes (exact: no sum here can overflow).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn sum_lanes(v: std::arch::x86_64::__m256i) -> i32 {
-    use std::arch::x86_64::*;
-    let quad = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    let pair = _mm_add_epi32(quad, _mm_unpackhi_epi64(quad, quad));
-    _mm_cvtsi128_si32(_mm_add_epi32(pair, _mm_shuffle_epi32(pair, 1)))
+/// A row's float accumulators, lane by lane as the x86 paths hold them in registers: per block,
+/// eight lanes of exact integer products (and, for Q4_K, four of minimums) are scaled and added
+/// here, and only the row's end sums across lanes. Both paths go through this order, which is
+/// what keeps them bit-identical, and no block pays for a horizontal sum.
+#[derive(Default)]
+struct Lanes {
+    products: [f32; 8],
+    minimums: [f32; 4],
+}
+
+impl Lanes {
+    fn add_products(&mut self, scale: f32, products: [i32; 8]) {
+        for (lane, product) in self.products.iter_mut().zip(products) {
+            *lane += scale * product as f32;
+        }
+    }
+
+    fn add_minimums(&mut self, scale: f32, minimums: [i32; 4]) {
+        for (lane, minimum) in self.minimums.iter_mut().zip(minimums) {
+            *lane += scale * minimum as f32;
+        }
+    }
+
+    fn total(&self) -> f32 {
+        self.products.iter().sum::<f32>() - self.minimums.iter().sum::<f32>()
+    }
+}
+
+/// Calls `$format::$dot::<N>` for a group of 1 to [`GROUP`] rows, padded to [`GROUP`].
+macro_rules! by_group_size {
+    ($format:ident :: $dot:ident, $row:expr, $xs:expr) => {
+        match $xs.len() {
+            1 => widen($format::$dot::<1>($row, $xs)),
+            2 => widen($format::$dot::<2>($row, $xs)),
+            3 => widen($format::$dot::<3>($row, $xs)),
+            _ => $format::$dot::<GROUP>($row, $xs),
+        }
+    };
 }
 
 /// Dispatches a group of 1 to [`GROUP`] rows to a format's AVX2 or portable dot products.
 macro_rules! dot_group {
-    ($format:ty, $simd:expr, $row:expr, $xs:expr) => {{
+    ($format:ident, $simd:expr, $row:expr, $xs:expr) => {{
         let (simd, row, xs): (Simd, &[u8], &[Row]) = ($simd, $row, $xs);
         #[cfg(target_arch = "x86_64")]
         if simd == Simd::Avx2 {
             // SAFETY: `Simd::Avx2` is only used where the CPU has AVX2 (checked by `matmul_with`).
-            return unsafe {
-                match xs.len() {
-                    1 => widen(<$format>::dot_avx2::<1>(row, xs)),
-                    2 => widen(<$format>::dot_avx2::<2>(row, xs)),
-                    3 => widen(<$format>::dot_avx2::<3>(row, xs)),
-                    _ => <$format>::dot_avx2::<GROUP>(row, xs),
-                }
-            };
+            return unsafe { by_group_size!($format::dot_avx2, row, xs) };
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = simd;
-        std::array::from_fn(|j| xs.get(j).map_or(0.0, |x| <$format>::dot_portable(row, x)))
+        std::array::from_fn(|j| xs.get(j).map_or(0.0, |x| $format::dot_portable(row, x)))
     }};
 }
 
