@@ -1,25 +1,34 @@
 #!/usr/bin/env bash
-# Side by side: zhbrief (Candle) and llama.cpp (the llama-cpp-python package, built from source by
-# pip; a peer for comparison, never a dependency of zhbrief) on the same GGUF, the same prompt text
-# as a chat prompt, greedy generation of the same number of tokens, 2 threads, one after the other.
+# Side by side: zhbrief and llama.cpp (the llama-cpp-python package, built from source by pip; a
+# peer for comparison, never a dependency of zhbrief) on the same GGUF, the same prompt text as a
+# chat prompt, greedy generation of the same number of tokens, 2 threads, one after the other.
+# Both shipped models, each on a long prompt (the real article) and a short one (its first 110
+# characters), in one run; ratios are zhbrief's speed over llama.cpp's measured in that run.
 #
-# usage: scripts/bench-vs-llamacpp.sh [PROMPT_FILE] [MAX_TOKENS] [MODEL_NAME]
-#        defaults: the real article in ../shared/eval (or the test fixture), 64, the default model
+# usage: scripts/bench-vs-llamacpp.sh [MAX_TOKENS] [PROMPT_FILE]
+#        defaults: 64; the real article in ../shared/eval (or the test fixture)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-prompt=${1:-../shared/eval/articles/baoshan-north-transformation.txt}
-[ -f "$prompt" ] || prompt=tests/fixtures/baoshan.txt
-tokens=${2:-64}
-model_name=${3:-}
+tokens=${1:-64}
+article=${2:-../shared/eval/articles/baoshan-north-transformation.txt}
+[ -f "$article" ] || article=tests/fixtures/baoshan.txt
 threads=2
+models=(qwen2.5-coder-0.5b-instruct-q4_k_m qwen2.5-coder-1.5b-instruct-q4_k_m)
 
-model=$(scripts/fetch-model.sh $model_name)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 -c 'import sys; sys.stdout.write(open(sys.argv[1], encoding="utf-8").read()[:110])' "$article" > "$work/short.txt"
 
 source scripts/lib/llama-server.sh
 python=$(llama_cpp_python)
 cargo build --release --quiet
 
-llama_json=$("$python" - "$model" "$prompt" "$tokens" "$threads" <<'PY'
+: > "$work/results.jsonl"
+for name in "${models[@]}"; do
+  model=$(scripts/fetch-model.sh "$name")
+  for prompt in "$article" "$work/short.txt"; do
+    length=$([ "$prompt" = "$article" ] && echo long || echo short)
+    llama=$("$python" - "$model" "$prompt" "$tokens" "$threads" <<'PY'
 import json, sys, time
 import jinja2, llama_cpp
 model, prompt_file, n_gen, threads = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -33,19 +42,28 @@ for _ in range(n_gen):
     token = llm.sample(temp=0.0)
     llm.eval([token])
 gen_s = time.perf_counter() - start
-print(json.dumps({"prompt_tokens": len(tokens), "prompt_tokens_per_s": len(tokens) / prompt_s, "gen_tokens": n_gen, "gen_tokens_per_s": n_gen / gen_s}))
+print(json.dumps({"prompt_tokens": len(tokens), "prompt_tokens_per_s": len(tokens) / prompt_s, "gen_tokens_per_s": n_gen / gen_s}))
 PY
 )
-zhbrief_json=$(target/release/zhbrief bench --model "$model" --prompt-file "$prompt" --max-tokens "$tokens" --format json)
+    ours=$(target/release/zhbrief bench --model "$model" --prompt-file "$prompt" --max-tokens "$tokens" --format json \
+      | python3 -c "import json, sys; print(json.dumps(json.load(sys.stdin)))")
+    printf '{"model": "%s", "prompt": "%s", "llama": %s, "zhbrief": %s}\n' "$name" "$length" "$llama" "$ours" >> "$work/results.jsonl"
+  done
+done
 
-python3 - "$llama_json" "$zhbrief_json" <<'PY'
+python3 - "$work/results.jsonl" "$tokens" <<'PY'
 import json, sys
-llama, ours = (json.loads(a) for a in sys.argv[1:3])
+rows = [json.loads(line) for line in open(sys.argv[1])]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-print(f"machine: {cpu}, 2 threads; prompt {llama['prompt_tokens']} tokens (llama.cpp) / {ours['prompt_tokens']} (zhbrief), {ours['gen_tokens']} generated")
-print(f"| engine | prompt tok/s | generation tok/s | prompt ratio | generation ratio |")
-print(f"|---|---|---|---|---|")
-print(f"| llama.cpp | {llama['prompt_tokens_per_s']:.1f} | {llama['gen_tokens_per_s']:.1f} | 1.00 | 1.00 |")
-print(f"| zhbrief | {ours['prompt_tokens_per_s']:.1f} | {ours['gen_tokens_per_s']:.1f} | "
-      f"{ours['prompt_tokens_per_s'] / llama['prompt_tokens_per_s']:.2f} | {ours['gen_tokens_per_s'] / llama['gen_tokens_per_s']:.2f} |")
+print(f"machine: {cpu}, 2 threads; {sys.argv[2]} greedy tokens generated")
+print("| model | prompt (tokens) | llama.cpp prompt / gen tok/s | zhbrief prompt / gen tok/s | prompt ratio | generation ratio | zhbrief peak RSS |")
+print("|---|---|---|---|---|---|---|")
+for r in rows:
+    llama, ours = r["llama"], r["zhbrief"]
+    print(f"| {r['model']} | {r['prompt']} ({ours['prompt_tokens']}) "
+          f"| {llama['prompt_tokens_per_s']:.1f} / {llama['gen_tokens_per_s']:.1f} "
+          f"| {ours['prompt_tokens_per_s']:.1f} / {ours['gen_tokens_per_s']:.1f} "
+          f"| {ours['prompt_tokens_per_s'] / llama['prompt_tokens_per_s']:.2f} "
+          f"| {ours['gen_tokens_per_s'] / llama['gen_tokens_per_s']:.2f} "
+          f"| {ours.get('peak_rss_mib', 0):.0f} MiB |")
 PY
