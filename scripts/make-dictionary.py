@@ -4,7 +4,8 @@ check. Each line is an English name word (Biden, Confucius, Fudan) and the Chine
 dictionary entry gives it (拜登; 孔子 孔夫子; 复旦), keeping a word only when no shorter listed word
 is inside it (北京大学 needs no line of its own beside 北京). Name words are the capitalised words
 leading the definitions of proper nouns (entries whose pinyin is capitalised) that are not ordinary
-English words (lower-case entries of Webster's Second and GCIDE) unless they are the
+English words (lower-case entries of Webster's Second and GCIDE, or their plurals and -ing and
+-ed forms) unless they are the
 entry's own pinyin: "Biden" and "Shanghai" are, "University" is not.
 
 CC-CEDICT is published by MDBG under the Creative Commons Attribution-ShareAlike 4.0 licence
@@ -33,9 +34,19 @@ ordinary |= {d.lower() + "day" for d in "Mon Tues Wednes Thurs Fri Satur Sun".sp
 
 
 def is_ordinary(word):
+    """Whether `word` is an ordinary English word or an inflection of one: the lists hold
+    headwords, so "Manufacturing" (in 台积电's Taiwan Semiconductor Manufacturing Company) and
+    "United" are found through manufacture and unite."""
     word = word.lower()
-    stems = [word, word[:-1] if word.endswith("s") else "", word[:-2] if word.endswith("es") else "",
-             word[:-3] + "y" if word.endswith("ies") else ""]
+    stems = [word]
+    for ending, replacements in (("s", [""]), ("es", [""]), ("ies", ["y"]), ("ing", ["", "e"]), ("ed", ["", "e"])):
+        stem = word[: -len(ending)]
+        # Three-letter stems are too easily words: Turing is no tur, Bering no bere.
+        if word.endswith(ending) and (ending not in ("ing", "ed") or len(stem) >= 4):
+            stems += [stem + r for r in replacements]
+            # A doubled final consonant: planned, running.
+            if ending in ("ing", "ed") and len(stem) > 2 and stem[-1] == stem[-2]:
+                stems.append(stem[:-1])
     return any(stem in ordinary for stem in stems)
 LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
 WORD = re.compile(r"\b[A-Z][a-z]+\b")

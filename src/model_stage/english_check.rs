@@ -471,6 +471,12 @@ mod tests {
         let source = "宝山大力推进大学科技园建设，广泛链接市内外高校院所";
         assert_eq!(check("Baoshan builds the Confucius Academy of Science and Technology.", source), ["Confucius"]);
         assert!(check("Baoshan builds university science parks with Fudan.", "宝山与复旦大学共建科技园").is_empty());
+        // Ordinary English in a capitalised slogan is no name, whatever dictionary names hold it
+        // (Taiwan Semiconductor Manufacturing Company): the 1.5B model's rendering of a key point.
+        let source = "为更好发挥“南总部+北制造”全产业链布局优势,宝山在上海产业拼图中精准切入细分赛道";
+        let english = "To better leverage the advantages of its “Southward Headquarters + Northward Manufacturing” \
+                       full-value chain layout, Baoshan has focused on entering specific sectors in Shanghai's industrial puzzle.";
+        assert!(check(english, source).is_empty(), "{:?}", check(english, source));
     }
 
     #[test]

@@ -299,18 +299,6 @@ impl Lanes {
     }
 }
 
-/// Calls `$format::$dot::<N>` for a group of 1 to [`GROUP`] rows, padded to [`GROUP`].
-macro_rules! by_group_size {
-    ($format:ident :: $dot:ident, $row:expr, $xs:expr) => {
-        match $xs.len() {
-            1 => widen($format::$dot::<1>($row, $xs)),
-            2 => widen($format::$dot::<2>($row, $xs)),
-            3 => widen($format::$dot::<3>($row, $xs)),
-            _ => $format::$dot::<GROUP>($row, $xs),
-        }
-    };
-}
-
 /// Dispatches a group of 1 to [`GROUP`] rows to a format's AVX2 or portable dot products.
 macro_rules! dot_group {
     ($format:ident, $simd:expr, $row:expr, $xs:expr) => {{
@@ -318,7 +306,14 @@ macro_rules! dot_group {
         #[cfg(target_arch = "x86_64")]
         if simd == Simd::Avx2 {
             // SAFETY: `Simd::Avx2` is only used where the CPU has AVX2 (checked by `matmul_with`).
-            return unsafe { by_group_size!($format::dot_avx2, row, xs) };
+            return unsafe {
+                match xs.len() {
+                    1 => widen($format::dot_avx2::<1>(row, xs)),
+                    2 => widen($format::dot_avx2::<2>(row, xs)),
+                    3 => widen($format::dot_avx2::<3>(row, xs)),
+                    _ => $format::dot_avx2::<GROUP>(row, xs),
+                }
+            };
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = simd;
