@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Writes src/model_stage/names-cedict.tsv: the names of CC-CEDICT, inverted for the English
+"""Writes two tables from CC-CEDICT.
+
+src/model_stage/names-cedict.tsv: the names of CC-CEDICT, inverted for the English
 check. Each line is an English name word (Biden, Confucius, Fudan) and the Chinese words whose
 dictionary entry gives it (拜登; 孔子 孔夫子; 复旦), keeping a word only when no shorter listed word
 is inside it (北京大学 needs no line of its own beside 北京). Name words are the capitalised words
@@ -7,6 +9,16 @@ leading the definitions of proper nouns (entries whose pinyin is capitalised) th
 English words (lower-case entries of Webster's Second and GCIDE, or their plurals and -ing and
 -ed forms) unless they are the
 entry's own pinyin: "Biden" and "Shanghai" are, "University" is not.
+
+src/model_stage/renderings-cedict.tsv: Chinese words of three characters or more and the
+dictionary's English for them, for the glossary written beside the words, limited to what small
+models get wrong and a dictionary gets right: compound official titles (副市长 deputy mayor, 总领事
+consul general: entries ending in a title word whose first sense is a lower-case English title),
+organisations (entries with a capitalised pinyin ending in 部, 委员会, 大学, 银行…, whose first
+sense is a capitalised name: 复旦大学 Fudan University) and other proper phrases (一带一路 Belt and
+Road Initiative: capitalised pinyin, a capitalised first sense of two words or more that is not the
+pinyin itself, so people's names are left to the pinyin rules). Two-character words are left out:
+their first sense is too often not the one a news text means (大学 "the Great Learning").
 
 CC-CEDICT is published by MDBG under the Creative Commons Attribution-ShareAlike 4.0 licence
 (https://creativecommons.org/licenses/by-sa/4.0/); the generated file keeps that licence and
@@ -89,3 +101,56 @@ with open("src/model_stage/names-cedict.tsv", "w", encoding="utf-8") as out:
                 kept.append(w)
         out.write(f"{word}\t{' '.join(kept)}\n")
 print(f"{len(heads)} name words", file=sys.stderr)
+
+TITLE_ENDINGS = ("长", "书记", "主席", "主任", "总理", "委员", "秘书", "经理", "总裁", "发言人", "大使", "领事", "总统",
+                 "首相", "议员", "议长", "司令", "总监", "主编", "董事", "院士")
+TITLE_WORDS = set("""mayor chief secretary director chairman chairwoman chairperson president premier minister
+    governor member manager spokesman spokeswoman spokesperson ambassador consul editor head commander officer
+    leader representative envoy councillor councilor inspector prosecutor judge general admiral principal dean
+    chancellor speaker executive superintendent commissioner""".split())
+ORG_ENDINGS = ("部", "委", "院", "局", "署", "厅", "社", "大学", "学院", "银行", "集团", "公司", "组织", "会", "法院",
+               "政府", "党", "中心", "交易所", "研究所", "电视台", "日报")
+# Senses of places and history, which the pinyin and place rules render better or which are no
+# news usage.
+NOT_PHRASES = {"river", "mountain", "mount", "lake", "island", "county", "district", "province", "prefecture",
+               "dynasty", "emperor", "king", "queen", "temple", "village", "town", "city"}
+renderings = {}
+for line in gzip.open(cedict, "rt", encoding="utf-8"):
+    m = LINE.match(line.strip())
+    if not m:
+        continue
+    simplified, pinyin, definitions = m.group(2), m.group(3), m.group(4)
+    if len(simplified) < 3 or not all("\u4e00" <= c <= "\u9fff" for c in simplified):
+        continue
+    proper = pinyin[:1].isupper()
+    spelled = re.sub(r"[0-9\s]", "", pinyin).lower().replace("u:", "v")
+    for definition in definitions.split("/"):
+        if definition.startswith(("surname", "variant of", "old variant", "see ", "abbr", "used in", "CL:", "lit.", "fig.")):
+            continue
+        # The first sense decides: "(old)" or "(slang)" marks one that is no rendering for news.
+        if re.match(r"\((old|archaic|dialect|slang|coll|Tw|HK|loanword)", definition):
+            break
+        # "Sadiq or Sadik": one spelling is a rendering, both are not.
+        sense = re.sub(r"\([^)]*\)", "", definition).split(",")[0].split(";")[0].split(" or ")[0].strip()
+        sense = re.sub(r"\s+", " ", sense)
+        if not re.fullmatch(r"[A-Za-z][A-Za-z' -]*[A-Za-z]", sense):
+            break
+        words = sense.split()
+        named = all(w[0].isupper() for w in words if len(w) > 3)
+        if not proper and simplified.endswith(TITLE_ENDINGS) and len(words) <= 4 and sense.islower() \
+                and words[-1].split("-")[-1] in TITLE_WORDS:
+            renderings[simplified] = sense
+        elif proper and named and len(words) <= 10 and simplified.endswith(ORG_ENDINGS):
+            renderings[simplified] = sense
+        elif proper and named and 2 <= len(words) <= 10 and sense.replace(" ", "").replace("-", "").lower() != spelled \
+                and not NOT_PHRASES & {w.lower() for w in words}:
+            renderings[simplified] = sense
+        break
+with open("src/model_stage/renderings-cedict.tsv", "w", encoding="utf-8") as out:
+    out.write(f"# Renderings of CC-CEDICT ({date}): titles, organisations and proper phrases of three characters\n")
+    out.write("# or more. CC-CEDICT is by MDBG, licensed CC BY-SA 4.0\n")
+    out.write("# (https://creativecommons.org/licenses/by-sa/4.0/); so is this file.\n")
+    out.write("# Generated by scripts/make-dictionary.py.\n")
+    for chinese in sorted(renderings):
+        out.write(f"{chinese}\t{renderings[chinese]}\n")
+print(f"{len(renderings)} renderings", file=sys.stderr)

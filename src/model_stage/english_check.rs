@@ -30,6 +30,9 @@ pub struct Source<'a> {
     stated: Vec<Number>,
     rendered: Vec<&'a str>,
     pinyin: HashSet<String>,
+    /// The head words of the deputy titles the source gives no one without the rank ("mayor"
+    /// for 副市长 in a text with no 市长 of its own).
+    deputy_heads: Vec<&'a str>,
 }
 
 impl<'a> Source<'a> {
@@ -38,7 +41,7 @@ impl<'a> Source<'a> {
         let mut stated = numbers(text);
         stated.extend(chinese_numerals(text));
         let rendered = glossary.iter().map(|e| e.target.as_str()).collect();
-        Source { text, stated, rendered, pinyin: pinyin_runs(text) }
+        Source { text, stated, rendered, pinyin: pinyin_runs(text), deputy_heads: deputy_heads(text, glossary) }
     }
 
     /// See [`unsupported`].
@@ -78,9 +81,48 @@ impl<'a> Source<'a> {
                 found.push(word.to_string());
             }
         }
+        for head in &self.deputy_heads {
+            found.extend(unranked(english, head).map(str::to_string));
+        }
         found.dedup();
         found
     }
+}
+
+/// English words that make a title a deputy's: "deputy mayor", "Vice-Mayor".
+const DEPUTY_WORDS: &[&str] = &["deputy", "vice", "assistant", "associate"];
+
+/// The head words of the deputy titles in `glossary` (副市长 → deputy mayor: "mayor") whose
+/// title without the rank (市长) the text does not also hold on its own: there, the head word
+/// alone promotes the deputy ("Shanghai Mayor" for 上海市副市长).
+fn deputy_heads<'a>(text: &str, glossary: &'a [GlossaryEntry]) -> Vec<&'a str> {
+    glossary
+        .iter()
+        .filter(|entry| entry.source.contains('副') && text.contains(&entry.source))
+        .filter(|entry| {
+            let plain = entry.source.replacen('副', "", 1);
+            text.matches(&plain).count() <= text.matches(&entry.source).count()
+        })
+        .filter_map(|entry| {
+            let target = entry.target.to_ascii_lowercase();
+            let first = target.split([' ', '-']).next()?;
+            DEPUTY_WORDS.contains(&first).then(|| entry.target.rsplit([' ', '-']).next())?
+        })
+        .collect()
+}
+
+/// The first occurrence of `head` in `english` (any case, whole word) with no deputy word among
+/// the three words before it, as written.
+fn unranked<'e>(english: &'e str, head: &str) -> Option<&'e str> {
+    let lower = english.to_ascii_lowercase();
+    lower.match_indices(&head.to_ascii_lowercase()).find_map(|(at, _)| {
+        let end = at + head.len();
+        let whole = !lower[..at].chars().next_back().is_some_and(char::is_alphanumeric)
+            && !lower[end..].chars().next().is_some_and(char::is_alphanumeric);
+        let before: Vec<&str> = lower[..at].split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+        let ranked = before.iter().rev().take(3).any(|w| DEPUTY_WORDS.contains(w));
+        (whole && !ranked).then(|| &english[at..end])
+    })
 }
 
 /// Names every Chinese news article may use without its source naming them: its country is its
@@ -477,6 +519,22 @@ mod tests {
         let english = "To better leverage the advantages of its “Southward Headquarters + Northward Manufacturing” \
                        full-value chain layout, Baoshan has focused on entering specific sectors in Shanghai's industrial puzzle.";
         assert!(check(english, source).is_empty(), "{:?}", check(english, source));
+    }
+
+    #[test]
+    fn a_deputy_made_the_principal_is_flagged() {
+        let source = "“十四五”以来，上海市副市长、宝山区委书记陈杰介绍";
+        let glossary = glossary::relevant(&glossary::article_glossary(source, &[]), source);
+        let check = |english: &str| unsupported(english, source, &glossary);
+        assert_eq!(check("Shanghai Mayor and Baoshan District Chief Chen Jie introduced."), ["Mayor"]);
+        assert!(check("Shanghai Vice Mayor and Baoshan district Party secretary Chen Jie introduced.").is_empty());
+        assert!(check("Chen Jie, deputy mayor of Shanghai, introduced it.").is_empty());
+        assert!(check("Since the 14th Five-Year Plan, Chen Jie, vice-mayor of Shanghai, introduced it.").is_empty());
+        assert_eq!(check("Since the 13th Five-Year Plan, Chen Jie introduced it."), ["13th"]);
+        // A text with a mayor of its own may call him one.
+        let both = "上海市市长和副市长陈杰出席";
+        let glossary = glossary::relevant(&glossary::article_glossary(both, &[]), both);
+        assert!(unsupported("The Mayor of Shanghai and deputy mayor Chen Jie attended.", both, &glossary).is_empty());
     }
 
     #[test]
