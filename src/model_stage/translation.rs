@@ -130,6 +130,8 @@ impl ModelStage {
     /// choice is the same on every run. The chosen one is both what the candidates agree on
     /// (see [`consensus`]) and what best explains the source ([`Self::back_translation_fit`]),
     /// among the candidates with the fewest items the [`english_check`] cannot trace to the source.
+    /// With one candidate asked for, a unit whose English the check flags is decoded again
+    /// with [`RESCUE_CANDIDATES`]: it gets what that many candidates give it.
     fn translate_candidates(
         &mut self,
         messages: &[Message],
@@ -138,15 +140,21 @@ impl ModelStage {
         glossary: &[GlossaryEntry],
     ) -> Result<Checked, Error> {
         let seed = self.options.sampling.map_or(0, |s| s.seed);
-        let mut all = vec![GenerateOptions { sampling: self.options.sampling, ..options.clone() }];
-        for i in 1..self.options.candidates.max(1) {
-            let sampling = Sampling::new(CANDIDATE_TEMPERATURE, seed.wrapping_add(i as u64));
-            all.push(GenerateOptions { sampling: Some(sampling), ..options.clone() });
-        }
-        let mut candidates: Vec<String> =
-            self.run_as_given(messages, &all)?.iter().map(|c| clean_translation(&without_invented_years(c, source))).collect();
+        let candidate = |i: usize| match i {
+            0 => GenerateOptions { sampling: self.options.sampling, ..options.clone() },
+            _ => GenerateOptions { sampling: Some(Sampling::new(CANDIDATE_TEMPERATURE, seed.wrapping_add(i as u64))), ..options.clone() },
+        };
+        let all: Vec<GenerateOptions> = (0..self.options.candidates.max(1)).map(candidate).collect();
+        let rescue: Vec<GenerateOptions> = (1..RESCUE_CANDIDATES).map(candidate).collect();
+        let mut candidates = self.decode_candidates(messages, &all, source)?;
         let checked = english_check::Source::new(source, glossary);
         let mut checks: Vec<Vec<String>> = candidates.iter().map(|c| checked.unsupported(c)).collect();
+        if candidates.len() == 1 && !checks[0].is_empty() {
+            self.note(&format!("not found in the source: {}; decoding {} more candidates", checks[0].join("; "), rescue.len()));
+            let more = self.decode_candidates(messages, &rescue, source)?;
+            checks.extend(more.iter().map(|c| checked.unsupported(c)));
+            candidates.extend(more);
+        }
         if candidates.len() == 1 {
             return Ok(Checked { text: candidates.swap_remove(0), unsupported: checks.swap_remove(0) });
         }
@@ -170,6 +178,11 @@ impl ModelStage {
             self.note(&format!("translation candidate {i}{}: {candidate}{flags}", if i == chosen { " (chosen)" } else { "" }));
         }
         Ok(Checked { text: candidates.swap_remove(chosen), unsupported: checks.swap_remove(chosen) })
+    }
+
+    /// Decodes one candidate per entry of `options`, cleaned.
+    fn decode_candidates(&mut self, messages: &[Message], options: &[GenerateOptions], source: &str) -> Result<Vec<String>, Error> {
+        Ok(self.run_as_given(messages, options)?.iter().map(|c| clean_translation(&without_invented_years(c, source))).collect())
     }
 
     /// For each candidate translation, the log-probability the model gives `source` as the
@@ -202,6 +215,11 @@ struct Checked {
     text: String,
     unsupported: Vec<String>,
 }
+
+/// Candidates a unit gets when one was asked for and its English fails the check: the default
+/// number, whose choice on the WMT22 development segments left no unit flagged where greedy
+/// decoding left 4 to 6 of 26 (`docs/quality.md`).
+const RESCUE_CANDIDATES: usize = 8;
 
 /// How freely the extra translation candidates are sampled: enough to differ where the model is
 /// unsure, little enough to stay translations.
@@ -239,10 +257,12 @@ mod tests {
     use crate::model_stage::prompts::Prompts;
     use std::sync::{Arc, Mutex};
 
-    /// An engine that answers with fixed candidates and records how many conversations each
-    /// scoring request holds: what the selection asks of an engine, seen from the engine's side.
+    /// An engine that answers with fixed candidates, in order across requests, and records how
+    /// many replies each request asks for and how many conversations each scoring request holds:
+    /// what the selection asks of an engine, seen from the engine's side.
     struct Scripted {
         candidates: Vec<&'static str>,
+        decoded: Arc<Mutex<Vec<usize>>>,
         scored: Arc<Mutex<Vec<usize>>>,
     }
 
@@ -251,9 +271,10 @@ mod tests {
             Ok(text.chars().count())
         }
         fn replies(&mut self, _: &[Message], options: &[GenerateOptions], _: &mut dyn FnMut(&str)) -> Result<Vec<Generation>, Error> {
-            assert_eq!(options.len(), self.candidates.len(), "one reply per candidate asked for");
-            Ok(self
-                .candidates
+            let mut decoded = self.decoded.lock().unwrap();
+            let start: usize = decoded.iter().sum();
+            decoded.push(options.len());
+            Ok(self.candidates[start..start + options.len()]
                 .iter()
                 .map(|text| Generation {
                     text: text.to_string(),
@@ -271,34 +292,48 @@ mod tests {
         }
     }
 
-    /// Translates `source` with the scripted candidates; the chosen English and the sizes of the
-    /// scoring requests.
-    fn choose(source: &str, candidates: Vec<&'static str>) -> (String, Vec<usize>) {
-        let scored = Arc::new(Mutex::new(Vec::new()));
+    /// What translating a source with scripted candidates came to.
+    struct Chosen {
+        english: String,
+        /// Replies asked for, per request.
+        decoded: Vec<usize>,
+        /// Conversations back-translated, per request.
+        scored: Vec<usize>,
+    }
+
+    /// Translates `source` asking for all the scripted candidates.
+    fn choose(source: &str, candidates: Vec<&'static str>) -> Chosen {
+        let asked = candidates.len();
+        choose_asking(source, candidates, asked)
+    }
+
+    /// Translates `source` asking for `asked` candidates of the scripted ones.
+    fn choose_asking(source: &str, candidates: Vec<&'static str>, asked: usize) -> Chosen {
+        let (decoded, scored) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
         let options = ModelOptions {
             abstractive: false,
             translate: true,
             engine: EngineSpec::Local { model: "scripted".into(), sha256: String::new(), requantize: false, path: Default::default() },
             sampling: None,
-            candidates: candidates.len(),
+            candidates: asked,
             glossary: Vec::new(),
             prompts: Prompts::load(None).unwrap(),
             stream: false,
             verbose: false,
         };
-        let mut stage = ModelStage::new(Box::new(Scripted { candidates, scored: scored.clone() }), options);
+        let engine = Scripted { candidates, decoded: decoded.clone(), scored: scored.clone() };
+        let mut stage = ModelStage::new(Box::new(engine), options);
         let messages = [Message::user(source)];
-        let options = GenerateOptions::default();
-        let checked = stage.translate_candidates(&messages, &options, source, &[]).unwrap();
-        let scored = scored.lock().unwrap().clone();
-        (checked.text, scored)
+        let checked = stage.translate_candidates(&messages, &GenerateOptions::default(), source, &[]).unwrap();
+        let (decoded, scored) = (decoded.lock().unwrap().clone(), scored.lock().unwrap().clone());
+        Chosen { english: checked.text, decoded, scored }
     }
 
     #[test]
     fn only_candidates_that_can_be_chosen_are_back_translated() {
         let source = "上海市副市长陈杰介绍了宝山的转型。";
         // Two of four name a city the source does not: they cannot win, so they cost nothing.
-        let (english, scored) = choose(
+        let chosen = choose(
             source,
             vec![
                 "Beijing's vice mayor Chen Jie described Baoshan's transformation.",
@@ -307,12 +342,28 @@ mod tests {
                 "Chen Jie, vice mayor of Beijing, described Baoshan's change.",
             ],
         );
-        assert_eq!(scored, vec![2]);
-        assert!(!english.contains("Beijing"), "{english}");
+        assert_eq!(chosen.scored, vec![2]);
+        assert!(!chosen.english.contains("Beijing"), "{}", chosen.english);
         // All that can be chosen say the same: nothing to score.
         let same = "Shanghai vice mayor Chen Jie described the transformation of Baoshan.";
-        let (english, scored) = choose(source, vec!["Beijing's vice mayor Chen Jie described it.", same, same]);
-        assert_eq!((english.as_str(), scored), (same, vec![]));
+        let chosen = choose(source, vec!["Beijing's vice mayor Chen Jie described it.", same, same]);
+        assert_eq!((chosen.english.as_str(), chosen.scored), (same, vec![]));
+    }
+
+    #[test]
+    fn one_candidate_that_fails_the_check_is_decoded_again_with_more() {
+        let source = "上海市副市长陈杰介绍了宝山的转型。";
+        let clean = "Shanghai vice mayor Chen Jie described the transformation of Baoshan.";
+        let flagged = "Beijing's vice mayor Chen Jie described Baoshan's transformation.";
+        let mut pool = vec![flagged, flagged, flagged, clean, flagged, flagged, flagged, flagged];
+        // The greedy English names a city the source does not: seven more are decoded, and the
+        // clean one among them is chosen.
+        let chosen = choose_asking(source, pool.clone(), 1);
+        assert_eq!((chosen.english.as_str(), chosen.decoded), (clean, vec![1, RESCUE_CANDIDATES - 1]));
+        // A clean greedy English is all that is decoded.
+        pool[0] = clean;
+        let chosen = choose_asking(source, pool, 1);
+        assert_eq!((chosen.english.as_str(), chosen.decoded, chosen.scored), (clean, vec![1], vec![]));
     }
 
     #[test]
