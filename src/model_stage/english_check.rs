@@ -104,9 +104,10 @@ fn deputy_heads<'a>(text: &str, glossary: &'a [GlossaryEntry]) -> Vec<&'a str> {
             text.matches(&plain).count() <= text.matches(&entry.source).count()
         })
         .filter_map(|entry| {
-            let target = entry.target.to_ascii_lowercase();
-            let first = target.split([' ', '-']).next()?;
-            DEPUTY_WORDS.contains(&first).then(|| entry.target.rsplit([' ', '-']).next())?
+            // The title before any "of": "deputy mayor of Shanghai" is headed by "mayor".
+            let title = entry.target.split(" of ").next()?;
+            let first = title.split([' ', '-']).next()?.to_ascii_lowercase();
+            DEPUTY_WORDS.contains(&first.as_str()).then(|| title.rsplit([' ', '-']).next())?
         })
         .collect()
 }
@@ -531,6 +532,11 @@ mod tests {
         assert!(check("Chen Jie, deputy mayor of Shanghai, introduced it.").is_empty());
         assert!(check("Since the 14th Five-Year Plan, Chen Jie, vice-mayor of Shanghai, introduced it.").is_empty());
         assert_eq!(check("Since the 13th Five-Year Plan, Chen Jie introduced it."), ["13th"]);
+        // A rendering naming the place heads with the title, not the place (a user's glossary).
+        let user = [GlossaryEntry { source: "上海市副市长".into(), target: "deputy mayor of Shanghai".into() }];
+        let glossary = glossary::relevant(&glossary::article_glossary(source, &user), source);
+        assert!(unsupported("Shanghai Deputy Mayor Chen Jie introduced.", source, &glossary).is_empty());
+        assert_eq!(unsupported("Shanghai Mayor Chen Jie introduced.", source, &glossary), ["Mayor"]);
         // A text with a mayor of its own may call him one.
         let both = "上海市市长和副市长陈杰出席";
         let glossary = glossary::relevant(&glossary::article_glossary(both, &[]), both);
