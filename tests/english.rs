@@ -77,13 +77,18 @@ fn engine() -> Stub {
     })
 }
 
+/// Every answer, greedy or sampled, invents a city and a number: a unit no candidate can save.
+fn inventing_engine() -> Stub {
+    Stub::start(|_, _| Reply::Text("Beijing officials said the town invested three million yuan.".into()))
+}
+
 fn args<'a>(stub: &'a Stub, candidates: &'a str) -> Vec<&'a str> {
     vec!["--translate", "--candidates", candidates, "--engine", &stub.url, "--engine-model", "stub-model"]
 }
 
 #[test]
 fn untraceable_english_is_listed_in_json_and_marked_in_markdown() {
-    let stub = engine();
+    let stub = inventing_engine();
     let output =
         zhbrief().args(args(&stub, "1")).args(["--format", "json"]).write_stdin(ARTICLE).timeout(Duration::from_secs(60)).output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
@@ -122,11 +127,17 @@ fn a_candidate_that_states_nothing_untraceable_wins() {
     assert_eq!(translation["title"], "The town reported progress on its renewal projects.");
     assert!(translation["unsupported"]["key_points"].as_array().unwrap().iter().all(|p| p.as_array().unwrap().is_empty()));
     assert!(stderr.contains("[not in the source: three million; Beijing]"), "-v says why: {stderr}");
+
+    // One candidate asked for: the flagged greedy English is decoded again with more.
+    let output =
+        zhbrief().args(args(&stub, "1")).args(["--format", "json"]).write_stdin(ARTICLE).timeout(Duration::from_secs(60)).output().unwrap();
+    let brief: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(brief["translation"]["title"], "The town reported progress on its renewal projects.");
 }
 
 #[test]
 fn strict_fails_the_run_on_untraceable_english_and_keeps_failing_on_reruns() {
-    let stub = engine();
+    let stub = inventing_engine();
     let output = zhbrief().args(args(&stub, "1")).arg("--strict").write_stdin(ARTICLE).timeout(Duration::from_secs(60)).output().unwrap();
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert_eq!(output.status.code(), Some(1), "{stderr}");
