@@ -4,6 +4,8 @@
 # chat prompt, greedy generation of the same number of tokens, 2 threads, one after the other.
 # Both shipped models, each on a long prompt (the real article) and a short one (its first 110
 # characters), in one run; ratios are zhbrief's speed over llama.cpp's measured in that run.
+# Then zhbrief alone decoding 8 sequences together on the short prompt (as translation
+# candidates are): their aggregate tokens/s over its single-sequence speed on the same prompt.
 #
 # usage: scripts/bench-vs-llamacpp.sh [MAX_TOKENS] [PROMPT_FILE]
 #        defaults: 64; the real article in ../shared/eval (or the test fixture)
@@ -49,11 +51,15 @@ PY
       | python3 -c "import json, sys; print(json.dumps(json.load(sys.stdin)))")
     printf '{"model": "%s", "prompt": "%s", "llama": %s, "zhbrief": %s}\n' "$name" "$length" "$llama" "$ours" >> "$work/results.jsonl"
   done
+  batched=$(target/release/zhbrief bench --model "$model" --prompt-file "$work/short.txt" --max-tokens "$tokens" --batch 8 --format json \
+    | python3 -c "import json, sys; print(json.dumps(json.load(sys.stdin)))")
+  printf '{"model": "%s", "batched": %s}\n' "$name" "$batched" >> "$work/batched.jsonl"
 done
 
-python3 - "$work/results.jsonl" "$tokens" <<'PY'
+python3 - "$work/results.jsonl" "$tokens" "$work/batched.jsonl" <<'PY'
 import json, sys
 rows = [json.loads(line) for line in open(sys.argv[1])]
+batched = [json.loads(line) for line in open(sys.argv[3])]
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 print(f"machine: {cpu}, 2 threads; {sys.argv[2]} greedy tokens generated")
 print("| model | prompt (tokens) | llama.cpp prompt / gen tok/s | zhbrief prompt / gen tok/s | prompt ratio | generation ratio | zhbrief peak RSS |")
@@ -66,4 +72,12 @@ for r in rows:
           f"| {ours['prompt_tokens_per_s'] / llama['prompt_tokens_per_s']:.2f} "
           f"| {ours['gen_tokens_per_s'] / llama['gen_tokens_per_s']:.2f} "
           f"| {ours.get('peak_rss_mib', 0):.0f} MiB |")
+print()
+print("| model | zhbrief single-sequence gen tok/s (short prompt) | 8 sequences together, aggregate tok/s | batched / single | peak RSS |")
+print("|---|---|---|---|---|")
+for b in batched:
+    single = next(r["zhbrief"] for r in rows if r["model"] == b["model"] and r["prompt"] == "short")
+    ours = b["batched"]
+    print(f"| {b['model']} | {single['gen_tokens_per_s']:.1f} | {ours['gen_tokens_per_s']:.1f} "
+          f"| {ours['gen_tokens_per_s'] / single['gen_tokens_per_s']:.2f} | {ours['peak_rss_mib']:.0f} MiB |")
 PY

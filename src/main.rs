@@ -146,9 +146,13 @@ struct BenchArgs {
     /// Text used as the prompt (as a user message in the model's chat template).
     #[arg(long, value_name = "FILE")]
     prompt_file: PathBuf,
-    /// Tokens to generate.
+    /// Tokens to generate per sequence.
     #[arg(long, default_value_t = 64)]
     max_tokens: usize,
+    /// Sequences decoded together after the prompt, as translation candidates are (the first
+    /// greedy, the others sampled); the generation figure is their aggregate.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    batch: u16,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     format: Format,
@@ -295,6 +299,7 @@ fn main() -> ExitCode {
             model: args.model,
             prompt_file: args.prompt_file,
             max_tokens: args.max_tokens,
+            batch: usize::from(args.batch),
             json: args.format == Format::Json,
             offline: args.offline,
             requantize: !args.no_requantize,

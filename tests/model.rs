@@ -175,6 +175,29 @@ fn model_list_and_path() {
 }
 
 #[test]
+fn bench_decodes_a_batch_of_sequences_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model(dir.path());
+    let prompt = dir.path().join("prompt.txt");
+    std::fs::write(&prompt, "上海市宝山区").unwrap();
+    let bench = |batch: &str| {
+        let mut cmd = zhbrief();
+        cmd.args(["bench", "--format", "json", "--max-tokens", "5", "--batch", batch, "--model"])
+            .arg(&model)
+            .arg("--prompt-file")
+            .arg(&prompt);
+        cmd
+    };
+    let output = bench("3").assert().success().get_output().stdout.clone();
+    let report: serde_json::Value = serde_json::from_slice(&output).unwrap();
+    assert_eq!(report["batch"], 3);
+    // Stop tokens are ignored, so each of the 3 sequences generates exactly 5 tokens.
+    assert_eq!(report["gen_tokens"], 15);
+    assert!(report["gen_tokens_per_s"].as_f64().unwrap() > 0.0);
+    bench("0").assert().code(2).stderr(predicate::str::contains("--batch"));
+}
+
+#[test]
 fn batch_fingerprint_covers_model_and_prompts() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());

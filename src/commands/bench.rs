@@ -8,7 +8,10 @@ use serde::Serialize;
 use super::fail;
 use crate::error::{Error, Origin, exit};
 use crate::llm::local::Model;
-use crate::llm::{self, Catalog, GenerateOptions, Message};
+use crate::llm::{self, Catalog, GenerateOptions, Message, Sampling};
+
+/// Temperature of the sampled sequences of a batch: the translation candidates'.
+const BATCH_TEMPERATURE: f64 = 0.6;
 
 /// The figures one bench run measures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,9 +24,11 @@ pub struct BenchReport {
     pub prompt_tokens: usize,
     /// Prompt processing speed.
     pub prompt_tokens_per_s: f64,
-    /// Tokens generated.
+    /// Sequences decoded together after the prompt.
+    pub batch: usize,
+    /// Tokens generated, all sequences together.
     pub gen_tokens: usize,
-    /// Generation speed.
+    /// Generation speed, all sequences together.
     pub gen_tokens_per_s: f64,
     /// Peak resident memory of the process, MiB.
     pub peak_rss_mib: f64,
@@ -38,8 +43,11 @@ pub struct BenchRequest {
     pub model: Option<String>,
     /// Text used as the prompt (as a user message in the model's chat template).
     pub prompt_file: std::path::PathBuf,
-    /// Tokens to generate.
+    /// Tokens to generate per sequence.
     pub max_tokens: usize,
+    /// Sequences to decode together (as translation candidates are): the first greedy, the
+    /// others sampled.
+    pub batch: usize,
     /// Print JSON instead of a table.
     pub json: bool,
     /// Never contact the hub.
@@ -55,7 +63,7 @@ pub fn run(request: &BenchRequest) -> u8 {
         Err(source) => return fail(&Error::Read { origin: Origin::File(request.prompt_file.clone()), source }),
     };
     let model = request.model.clone().unwrap_or_else(|| Catalog::builtin().default_model().name.clone());
-    match measure(&model, request.offline, request.requantize, &prompt, request.max_tokens) {
+    match measure(&model, request.offline, request.requantize, &prompt, request.max_tokens, request.batch) {
         Ok(report) => {
             if request.json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
@@ -69,23 +77,40 @@ pub fn run(request: &BenchRequest) -> u8 {
 }
 
 /// Loads `model` (its Q8_0 re-encoding with `requantize`), processes `prompt_text` as a user
-/// message in the model's chat template and generates `max_tokens` tokens greedily.
-pub fn measure(model: &str, offline: bool, requantize: bool, prompt_text: &str, max_tokens: usize) -> Result<BenchReport, Error> {
+/// message in the model's chat template and generates `max_tokens` tokens in each of `batch`
+/// sequences decoded together: the first greedy, the others sampled as translation candidates are.
+pub fn measure(
+    model: &str,
+    offline: bool,
+    requantize: bool,
+    prompt_text: &str,
+    max_tokens: usize,
+    batch: usize,
+) -> Result<BenchReport, Error> {
     let path = llm::catalog::resolve(&Catalog::builtin(), model, offline)?;
     // Made outside the timing: the re-encoding is a one-time cost, cached for later runs.
     let path = if requantize { Model::open(&path, true)?.path().to_path_buf() } else { path };
     let started = Instant::now();
     let mut model = Model::load(&path)?;
     let load_s = started.elapsed().as_secs_f64();
-    let options = GenerateOptions { max_new_tokens: max_tokens, ignore_stop_tokens: true, ..GenerateOptions::default() };
-    let generation = model.chat(&[Message::user(prompt_text)], &options, &mut |_| {})?;
+    let greedy = GenerateOptions { max_new_tokens: max_tokens, ignore_stop_tokens: true, ..GenerateOptions::default() };
+    let options: Vec<GenerateOptions> = (0..batch.max(1))
+        .map(|i| match i {
+            0 => greedy.clone(),
+            _ => GenerateOptions { sampling: Some(Sampling::new(BATCH_TEMPERATURE, i as u64)), ..greedy.clone() },
+        })
+        .collect();
+    let generations = model.chat_candidates(&[Message::user(prompt_text)], &options, &mut |_| {})?;
+    let first = &generations[0];
+    let gen_tokens = generations.iter().map(|g| g.generated_tokens).sum();
     Ok(BenchReport {
         model: path.display().to_string(),
         load_s,
-        prompt_tokens: generation.prompt_tokens,
-        prompt_tokens_per_s: generation.prompt_tokens as f64 / generation.prompt_time.as_secs_f64().max(1e-9),
-        gen_tokens: generation.generated_tokens,
-        gen_tokens_per_s: generation.generated_tokens as f64 / generation.generation_time.as_secs_f64().max(1e-9),
+        prompt_tokens: first.prompt_tokens,
+        prompt_tokens_per_s: first.prompt_tokens as f64 / first.prompt_time.as_secs_f64().max(1e-9),
+        batch: options.len(),
+        gen_tokens,
+        gen_tokens_per_s: gen_tokens as f64 / first.generation_time.as_secs_f64().max(1e-9),
         peak_rss_mib: peak_rss_mib(),
         threads: candle_core::utils::get_num_threads(),
     })
@@ -105,13 +130,14 @@ impl BenchReport {
     /// A human-readable table.
     pub fn to_text(&self) -> String {
         format!(
-            "model              {}\nthreads            {}\nload               {:.2} s\nprompt             {} tokens, {:.1} tokens/s\ngeneration         {} tokens, {:.1} tokens/s\npeak RSS           {:.0} MiB\n",
+            "model              {}\nthreads            {}\nload               {:.2} s\nprompt             {} tokens, {:.1} tokens/s\ngeneration         {} tokens in {} sequence(s), {:.1} tokens/s\npeak RSS           {:.0} MiB\n",
             self.model,
             self.threads,
             self.load_s,
             self.prompt_tokens,
             self.prompt_tokens_per_s,
             self.gen_tokens,
+            self.batch,
             self.gen_tokens_per_s,
             self.peak_rss_mib
         )
