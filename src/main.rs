@@ -153,6 +153,9 @@ struct BenchArgs {
     /// greedy, the others sampled); the generation figure is their aggregate.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     batch: u16,
+    /// Check tokens drafted from the prompt in one pass (greedy single sequence; same output).
+    #[arg(long)]
+    prompt_lookup: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Markdown)]
     format: Format,
@@ -300,6 +303,7 @@ fn main() -> ExitCode {
             prompt_file: args.prompt_file,
             max_tokens: args.max_tokens,
             batch: usize::from(args.batch),
+            prompt_lookup: args.prompt_lookup,
             json: args.format == Format::Json,
             offline: args.offline,
             requantize: !args.no_requantize,

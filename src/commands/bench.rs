@@ -30,6 +30,10 @@ pub struct BenchReport {
     pub gen_tokens: usize,
     /// Generation speed, all sequences together.
     pub gen_tokens_per_s: f64,
+    /// Tokens drafted from the prompt and checked (greedy single sequence only).
+    pub drafted_tokens: usize,
+    /// Drafted tokens the model confirmed, each a forward pass saved.
+    pub accepted_drafts: usize,
     /// Peak resident memory of the process, MiB.
     pub peak_rss_mib: f64,
     /// Worker threads candle used.
@@ -48,6 +52,8 @@ pub struct BenchRequest {
     /// Sequences to decode together (as translation candidates are): the first greedy, the
     /// others sampled.
     pub batch: usize,
+    /// Check tokens drafted from the prompt (greedy single sequence; the output is the same).
+    pub prompt_lookup: bool,
     /// Print JSON instead of a table.
     pub json: bool,
     /// Never contact the hub.
@@ -63,7 +69,7 @@ pub fn run(request: &BenchRequest) -> u8 {
         Err(source) => return fail(&Error::Read { origin: Origin::File(request.prompt_file.clone()), source }),
     };
     let model = request.model.clone().unwrap_or_else(|| Catalog::builtin().default_model().name.clone());
-    match measure(&model, request.offline, request.requantize, &prompt, request.max_tokens, request.batch) {
+    match measure(&model, request.offline, request.requantize, &prompt, request.max_tokens, request.batch, request.prompt_lookup) {
         Ok(report) => {
             if request.json {
                 println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
@@ -79,6 +85,7 @@ pub fn run(request: &BenchRequest) -> u8 {
 /// Loads `model` (its Q8_0 re-encoding with `requantize`), processes `prompt_text` as a user
 /// message in the model's chat template and generates `max_tokens` tokens in each of `batch`
 /// sequences decoded together: the first greedy, the others sampled as translation candidates are.
+/// With `prompt_lookup`, a single greedy sequence checks tokens drafted from the prompt.
 pub fn measure(
     model: &str,
     offline: bool,
@@ -86,6 +93,7 @@ pub fn measure(
     prompt_text: &str,
     max_tokens: usize,
     batch: usize,
+    prompt_lookup: bool,
 ) -> Result<BenchReport, Error> {
     let path = llm::catalog::resolve(&Catalog::builtin(), model, offline)?;
     // Made outside the timing: the re-encoding is a one-time cost, cached for later runs.
@@ -93,7 +101,7 @@ pub fn measure(
     let started = Instant::now();
     let mut model = Model::load(&path)?;
     let load_s = started.elapsed().as_secs_f64();
-    let greedy = GenerateOptions { max_new_tokens: max_tokens, ignore_stop_tokens: true, ..GenerateOptions::default() };
+    let greedy = GenerateOptions { max_new_tokens: max_tokens, ignore_stop_tokens: true, prompt_lookup, ..GenerateOptions::default() };
     let options: Vec<GenerateOptions> = (0..batch.max(1))
         .map(|i| match i {
             0 => greedy.clone(),
@@ -111,6 +119,8 @@ pub fn measure(
         batch: options.len(),
         gen_tokens,
         gen_tokens_per_s: gen_tokens as f64 / first.generation_time.as_secs_f64().max(1e-9),
+        drafted_tokens: first.drafts.proposed,
+        accepted_drafts: first.drafts.accepted,
         peak_rss_mib: peak_rss_mib(),
         threads: candle_core::utils::get_num_threads(),
     })
@@ -130,7 +140,7 @@ impl BenchReport {
     /// A human-readable table.
     pub fn to_text(&self) -> String {
         format!(
-            "model              {}\nthreads            {}\nload               {:.2} s\nprompt             {} tokens, {:.1} tokens/s\ngeneration         {} tokens in {} sequence(s), {:.1} tokens/s\npeak RSS           {:.0} MiB\n",
+            "model              {}\nthreads            {}\nload               {:.2} s\nprompt             {} tokens, {:.1} tokens/s\ngeneration         {} tokens in {} sequence(s), {:.1} tokens/s\ndrafted            {} tokens, {} accepted\npeak RSS           {:.0} MiB\n",
             self.model,
             self.threads,
             self.load_s,
@@ -139,6 +149,8 @@ impl BenchReport {
             self.gen_tokens,
             self.batch,
             self.gen_tokens_per_s,
+            self.drafted_tokens,
+            self.accepted_drafts,
             self.peak_rss_mib
         )
     }

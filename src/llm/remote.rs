@@ -315,6 +315,7 @@ impl RemoteEngine {
                 prompt_time: Duration::ZERO,
                 generation_time: elapsed,
                 hit_token_cap: capped,
+                drafts: Default::default(),
             })
             .collect())
     }

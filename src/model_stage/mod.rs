@@ -18,7 +18,7 @@ use std::io::{IsTerminal, Write};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::llm::{Backend, EngineSpec, GenerateOptions, Message, Sampling};
+use crate::llm::{Backend, Drafts, EngineSpec, GenerateOptions, Message, Sampling};
 use glossary::GlossaryEntry;
 use prompts::Prompts;
 
@@ -98,11 +98,15 @@ impl ModelStage {
         let generated: usize = generations.iter().map(|g| g.generated_tokens).sum();
         let first = generations.first().ok_or_else(|| Error::Model("the engine returned no reply".into()))?;
         self.note(&format!(
-            "model: {} prompt tokens in {:.1} s, {generated} generated in {} sequence(s) in {:.1} s{}",
+            "model: {} prompt tokens in {:.1} s, {generated} generated in {} sequence(s) in {:.1} s{}{}",
             first.prompt_tokens,
             first.prompt_time.as_secs_f64(),
             generations.len(),
             first.generation_time.as_secs_f64(),
+            match first.drafts {
+                Drafts { proposed: 0, .. } => String::new(),
+                Drafts { proposed, accepted } => format!(" ({accepted} of {proposed} drafted tokens taken)"),
+            },
             if generations.iter().any(|g| g.hit_token_cap) { " (token cap reached)" } else { "" }
         ));
         Ok(generations.into_iter().map(|g| g.text).collect())

@@ -283,6 +283,7 @@ mod tests {
                     prompt_time: Default::default(),
                     generation_time: Default::default(),
                     hit_token_cap: false,
+                    drafts: Default::default(),
                 })
                 .collect())
         }

@@ -11,7 +11,7 @@ use rand::rngs::StdRng;
 
 use super::{Model, bytes};
 use crate::error::Error;
-use crate::llm::{GenerateOptions, Generation, Message, strip_think};
+use crate::llm::{Drafts, GenerateOptions, Generation, Message, strip_think};
 
 /// Tokens looked back at by the repeat penalty.
 pub const REPEAT_WINDOW: usize = 64;
@@ -76,44 +76,15 @@ impl Model {
         let started = Instant::now();
         let allowed = options.iter().any(|o| o.english_only).then(|| self.english_tokens(logits.len()).clone());
         let mut rows: Vec<Row> = options.iter().map(Row::new).collect();
-        // The rows still being decoded, in the order the model holds them, and their logits.
-        let mut active: Vec<usize> = (0..rows.len()).collect();
-        let mut logits = vec![logits; rows.len()];
-        let mut emitted = 0usize;
-        for step in 0.. {
-            let (mut next_tokens, mut still_active, mut kept) = (Vec::new(), Vec::new(), Vec::new());
-            for (slot, (&r, logits)) in active.iter().zip(logits).enumerate() {
-                let row = &mut rows[r];
-                let mask = allowed.as_deref().filter(|_| row.options.english_only);
-                if let Some(token) = row.step(logits, mask, &self.stop_tokens).map_err(model_error)? {
-                    next_tokens.push(token);
-                    still_active.push(r);
-                    kept.push(slot);
-                }
-            }
-            // Stream only whole characters: a byte-level token may end mid-character.
-            if rows[0].generated.len() == step + 1 {
-                let text = self.decode(&rows[0].generated)?;
-                if !text.ends_with('\u{FFFD}') && text.len() > emitted {
-                    on_text(&text[emitted..]);
-                    emitted = text.len();
-                }
-            }
-            if next_tokens.is_empty() {
-                break;
-            }
-            let position = prompt.len() + step;
-            logits = if options.len() == 1 {
-                vec![self.lm.forward(&next_tokens, position).map_err(model_error)?]
-            } else {
-                // After the first step the model holds one sequence per active row; finished
-                // rows leave it. (At the first, it holds the prompt, which forward_rows copies.)
-                if step > 0 && kept.len() < active.len() {
-                    self.lm.keep_rows(&kept).map_err(model_error)?;
-                }
-                self.lm.forward_rows(&next_tokens, position).map_err(model_error)?
-            };
-            active = still_active;
+        let mut drafts = Drafts::default();
+        if let [only] = options
+            && only.sampling.is_none()
+            && only.prompt_lookup
+        {
+            let mask = allowed.as_deref().filter(|_| only.english_only);
+            drafts = self.decode_drafted(prompt, logits, &mut rows[0], mask, on_text).map_err(model_error)?;
+        } else {
+            self.decode_together(prompt, logits, &mut rows, allowed.as_deref(), on_text)?;
         }
         let generation_time = started.elapsed();
         rows.into_iter()
@@ -125,9 +96,107 @@ impl Model {
                     prompt_time,
                     generation_time,
                     hit_token_cap: row.finished == Some(Finish::TokenCap),
+                    drafts,
                 })
             })
             .collect()
+    }
+
+    /// Decodes `rows` together from the `logits` after `prompt`, one forward pass per step for all
+    /// rows still going; `on_text` streams the first.
+    fn decode_together(
+        &mut self,
+        prompt: &[u32],
+        logits: Vec<f32>,
+        rows: &mut [Row],
+        allowed: Option<&[bool]>,
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<(), Error> {
+        let mut stream = Stream::default();
+        // The rows still being decoded, in the order the model holds them, and their logits.
+        let mut active: Vec<usize> = (0..rows.len()).collect();
+        let mut logits = vec![logits; rows.len()];
+        for step in 0.. {
+            let (mut next_tokens, mut still_active, mut kept) = (Vec::new(), Vec::new(), Vec::new());
+            for (slot, (&r, logits)) in active.iter().zip(logits).enumerate() {
+                let row = &mut rows[r];
+                let mask = allowed.filter(|_| row.options.english_only);
+                if let Some(token) = row.step(logits, mask, &self.stop_tokens).map_err(model_error)? {
+                    next_tokens.push(token);
+                    still_active.push(r);
+                    kept.push(slot);
+                }
+            }
+            if rows[0].generated.len() == step + 1 {
+                stream.emit(self, &rows[0].generated, on_text)?;
+            }
+            if next_tokens.is_empty() {
+                break;
+            }
+            let position = prompt.len() + step;
+            logits = if rows.len() == 1 {
+                vec![self.lm.forward(&next_tokens, position).map_err(model_error)?]
+            } else {
+                // After the first step the model holds one sequence per active row; finished
+                // rows leave it. (At the first, it holds the prompt, which forward_rows copies.)
+                if step > 0 && kept.len() < active.len() {
+                    self.lm.keep_rows(&kept).map_err(model_error)?;
+                }
+                self.lm.forward_rows(&next_tokens, position).map_err(model_error)?
+            };
+            active = still_active;
+        }
+        Ok(())
+    }
+
+    /// Decodes one greedy `row` from the `logits` after `prompt`, checking drafted tokens in one
+    /// pass: where the last few tokens occurred before, what followed them then is fed with the
+    /// new token, and each drafted token the model would have chosen anyway saves a pass. The
+    /// logits of a pass are exactly those of feeding its tokens one at a time
+    /// ([`super::CausalLm::forward_all`]), so the reply is the one plain decoding gives.
+    fn decode_drafted(
+        &mut self,
+        prompt: &[u32],
+        logits: Vec<f32>,
+        row: &mut Row,
+        allowed: Option<&[bool]>,
+        on_text: &mut dyn FnMut(&str),
+    ) -> candle_core::Result<Drafts> {
+        let mut stream = Stream::default();
+        let mut drafts = Drafts::default();
+        let mut context = prompt.to_vec();
+        let mut chosen = row.step(logits, allowed, &self.stop_tokens)?;
+        while let Some(token) = chosen {
+            context.push(token);
+            stream.emit(self, &row.generated, on_text).map_err(candle_core::Error::wrap)?;
+            let position = context.len() - 1;
+            let room = row.options.max_new_tokens.saturating_sub(row.generated.len() + 1);
+            let draft = draft_from_context(&context, room.min(MAX_DRAFT));
+            let fed: Vec<u32> = std::iter::once(token).chain(draft.iter().copied()).collect();
+            let passes = if draft.is_empty() { vec![self.lm.forward(&fed, position)?] } else { self.lm.forward_all(&fed, position)? };
+            drafts.proposed += draft.len();
+            chosen = None;
+            for (i, logits) in passes.into_iter().enumerate() {
+                chosen = row.step(logits, allowed, &self.stop_tokens)?;
+                match (chosen, draft.get(i)) {
+                    (Some(next), Some(&drafted)) if next == drafted => {
+                        drafts.accepted += 1;
+                        context.push(next);
+                        stream.emit(self, &row.generated, on_text).map_err(candle_core::Error::wrap)?;
+                    }
+                    _ => {
+                        // The cache holds every fed token; keep those that were confirmed.
+                        if i < draft.len() {
+                            self.lm.truncate(position + 1 + i)?;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        // The last token, taken at the token cap, is not fed but is still shown.
+        stream.emit(self, &row.generated, on_text).map_err(candle_core::Error::wrap)?;
+        Ok(drafts)
     }
 
     /// Brings the cache to hold `prompt` and returns the logits after it.
@@ -283,6 +352,47 @@ fn model_error(e: candle_core::Error) -> Error {
     Error::Model(format!("inference: {e}"))
 }
 
+/// Most tokens drafted for one pass: the checking pass stays below 32 rows (see
+/// [`super::CausalLm::forward_all`]), and a long draft that fails early wastes its rows.
+const MAX_DRAFT: usize = 8;
+/// Longest and shortest run of last tokens looked up to draft from.
+const DRAFT_KEY: std::ops::RangeInclusive<usize> = 2..=4;
+
+/// Up to `limit` tokens drafted from `context`: what followed the latest earlier occurrence of
+/// its last few tokens (the longest run that occurred before, from 4 down to 2). A summary
+/// copies the article's phrases, a translation the renderings written beside the words.
+fn draft_from_context(context: &[u32], limit: usize) -> Vec<u32> {
+    if limit == 0 {
+        return Vec::new();
+    }
+    for key_len in DRAFT_KEY.rev() {
+        let Some(key) = context.len().checked_sub(key_len).map(|start| &context[start..]) else { continue };
+        let earlier = &context[..context.len() - 1];
+        if let Some(start) = earlier.windows(key_len).rposition(|window| window == key) {
+            let follows = &context[start + key_len..];
+            return follows[..follows.len().min(limit)].to_vec();
+        }
+    }
+    Vec::new()
+}
+
+/// Streams a reply as whole characters: a byte-level token may end mid-character.
+#[derive(Default)]
+struct Stream {
+    emitted: usize,
+}
+
+impl Stream {
+    fn emit(&mut self, model: &Model, generated: &[u32], on_text: &mut dyn FnMut(&str)) -> Result<(), Error> {
+        let text = model.decode(generated)?;
+        if !text.ends_with('\u{FFFD}') && text.len() > self.emitted {
+            on_text(&text[self.emitted..]);
+            self.emitted = text.len();
+        }
+        Ok(())
+    }
+}
+
 /// A conversation and reply to score, as tokens.
 struct ScoringTokens {
     /// The prompt followed by the reply.
@@ -425,6 +535,21 @@ fn nucleus(probabilities: &[f32], top_p: f32) -> Vec<usize> {
 mod tests {
     use super::*;
     use candle_transformers::generation::{LogitsProcessor, Sampling};
+
+    #[test]
+    fn drafts_follow_the_latest_earlier_occurrence_of_the_longest_key() {
+        // 1 2 3 occurred twice; the latest earlier occurrence (at 5) is followed by 9 8.
+        assert_eq!(draft_from_context(&[1, 2, 3, 7, 7, 1, 2, 3, 9, 8, 5, 2, 3], 8), vec![9, 8, 5, 2, 3]);
+        // The longest key wins over a later shorter one: 4 5 6 occurred at 0, 5 6 at 7 too.
+        assert_eq!(draft_from_context(&[4, 5, 6, 1, 2, 9, 9, 5, 6, 3, 4, 5, 6], 8), vec![1, 2, 9, 9, 5, 6, 3, 4]);
+        assert_eq!(draft_from_context(&[4, 5, 6, 1, 2, 9, 9, 5, 6, 3, 4, 5, 6], 2), vec![1, 2]);
+        // A single repeated token is no key; nothing repeated, no draft; no room, no draft.
+        assert_eq!(draft_from_context(&[1, 2, 3, 4, 5, 3], 8), Vec::<u32>::new());
+        assert_eq!(draft_from_context(&[1, 2, 3, 1, 2], 0), Vec::<u32>::new());
+        assert_eq!(draft_from_context(&[1], 8), Vec::<u32>::new());
+        // A run of one token drafts its continuation.
+        assert_eq!(draft_from_context(&[7, 7, 7, 7], 8), vec![7]);
+    }
 
     #[test]
     fn nucleus_sampling_draws_what_candles_sampler_draws() {

@@ -24,6 +24,10 @@ pub trait CausalLm: Send {
     /// Runs `tokens` starting at `position` (the number of tokens already in the cache) and returns
     /// the vocabulary logits after the last token.
     fn forward(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>>;
+    /// Runs a few `tokens` (fewer than 32) like [`CausalLm::forward`] and returns the logits
+    /// after each of them, each bit for bit what feeding the tokens one at a time gives: the
+    /// check of several drafted tokens in one pass.
+    fn forward_all(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<Vec<f32>>>;
     /// Runs each row's `tokens` from `position` and returns the log-probability the model gives
     /// each token of that row's `next` after the tokens up to its match among the last
     /// `next.len()` of `tokens` (`next[0]` follows `tokens[tokens.len() - next.len()]`). One row

@@ -577,6 +577,17 @@ impl CausalLm for Qwen2 {
         logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
     }
 
+    fn forward_all(&mut self, tokens: &[u32], position: usize) -> Result<Vec<Vec<f32>>> {
+        // Below both thresholds every step treats each row as it treats a row alone: zhbrief's
+        // kernels (a row's result never depends on the rows beside it) and attention in place.
+        if tokens.len() >= DEQUANTIZE_FROM_ROWS.min(ATTEND_IN_PLACE_BELOW) {
+            candle_core::bail!("{} tokens are too many to check in one pass", tokens.len());
+        }
+        let input = self.continuation(tokens, position)?;
+        let hidden = self.hidden_states(&input, position)?.squeeze(0)?;
+        self.output.forward(&hidden)?.to_dtype(DType::F32)?.to_vec2()
+    }
+
     fn log_probs(&mut self, rows: &[(&[u32], &[u32])], position: usize) -> Result<Vec<Vec<f32>>> {
         let width = rows.iter().map(|(tokens, _)| tokens.len()).max().unwrap_or(0);
         if width == 0 || rows.iter().any(|(tokens, next)| next.len() > tokens.len()) {
@@ -714,6 +725,23 @@ mod tests {
                 let difference = max_difference(&a, &b);
                 assert!(difference < tolerance * scale, "{format:?} at {position}: {difference} (largest logit {scale})");
             }
+        }
+    }
+
+    #[test]
+    fn a_few_tokens_in_one_pass_equal_them_one_at_a_time() {
+        // What makes drafted tokens safe to check in one pass: the logits after each are exactly
+        // those of feeding it alone, for every format zhbrief ships.
+        for format in [GgmlDType::F32, GgmlDType::Q5_0, GgmlDType::Q8_0, GgmlDType::Q4K, GgmlDType::Q6K] {
+            let (mut model, _) = both(format);
+            let tokens = prompt(40);
+            let (prefix, rest) = tokens.split_at(30);
+            model.forward(prefix, 0).unwrap();
+            let one_at_a_time: Vec<Vec<f32>> =
+                rest.iter().enumerate().map(|(i, &token)| model.forward(&[token], prefix.len() + i).unwrap()).collect();
+            model.truncate(prefix.len()).unwrap();
+            assert_eq!(model.forward_all(rest, prefix.len()).unwrap(), one_at_a_time, "{format:?}");
+            assert_eq!(model.cached_len(), tokens.len());
         }
     }
 

@@ -131,7 +131,7 @@ pub fn write_tiny_qwen2_as(path: &Path, format: GgmlDType) -> candle_core::Resul
 mod tests {
     use super::*;
     use crate::llm::local::Model;
-    use crate::llm::{GenerateOptions, Generation, Message, Sampling};
+    use crate::llm::{Drafts, GenerateOptions, Generation, Message, Sampling};
     use crate::text::is_han;
 
     fn tiny_model() -> (tempfile::TempDir, Model) {
@@ -170,6 +170,33 @@ mod tests {
         let a = model.chat(&messages, &sampled, &mut |_| {}).unwrap();
         let b = model.chat(&messages, &sampled, &mut |_| {}).unwrap();
         assert_eq!(a.text, b.text, "a fixed seed repeats");
+    }
+
+    #[test]
+    fn drafted_tokens_change_no_reply() {
+        // A repetitive prompt, and replies long enough for the tiny model to repeat itself: the
+        // drafts are checked, some taken, some refused, and every reply is the plain one.
+        let messages = [Message::user("宝山宝山上海转型。".repeat(6))];
+        let (_dir, mut model) = tiny_model();
+        let (mut proposed, mut accepted) = (0, 0);
+        for (max_new_tokens, repeat_penalty, english_only) in [(80, 1.0, false), (60, 1.1, false), (40, 1.0, true), (7, 1.0, false)] {
+            let plain =
+                GenerateOptions { max_new_tokens, repeat_penalty, english_only, prompt_lookup: false, ..GenerateOptions::default() };
+            let drafted = GenerateOptions { prompt_lookup: true, ..plain.clone() };
+            let (mut plain_stream, mut drafted_stream) = (String::new(), String::new());
+            let a = model.chat(&messages, &plain, &mut |t| plain_stream.push_str(t)).unwrap();
+            let b = model.chat(&messages, &drafted, &mut |t| drafted_stream.push_str(t)).unwrap();
+            assert_eq!(
+                (&a.text, a.generated_tokens, a.hit_token_cap),
+                (&b.text, b.generated_tokens, b.hit_token_cap),
+                "{max_new_tokens} tokens"
+            );
+            assert_eq!(plain_stream, drafted_stream);
+            assert_eq!(a.drafts, Drafts::default());
+            proposed += b.drafts.proposed;
+            accepted += b.drafts.accepted;
+        }
+        assert!(accepted > 0 && accepted < proposed, "{accepted} of {proposed} drafted tokens taken");
     }
 
     #[test]
