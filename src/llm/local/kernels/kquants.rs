@@ -304,8 +304,8 @@ macro_rules! dot_group {
     ($format:ident, $simd:expr, $row:expr, $xs:expr) => {{
         let (simd, row, xs): (Simd, &[u8], &[Row]) = ($simd, $row, $xs);
         #[cfg(target_arch = "x86_64")]
-        if simd == Simd::Avx2 {
-            // SAFETY: `Simd::Avx2` is only used where the CPU has AVX2 (checked by `matmul_with`).
+        if matches!(simd, Simd::Avx2 | Simd::Avx512Vnni) {
+            // SAFETY: both are only used where the CPU has AVX2 (checked by `matmul_with`).
             return unsafe {
                 match xs.len() {
                     1 => widen($format::dot_avx2::<1>(row, xs)),

@@ -68,14 +68,23 @@ pub enum Simd {
     Portable,
     /// x86-64 AVX2.
     Avx2,
+    /// x86-64 AVX-512 with VNNI (byte dot products into 32-bit lanes), for the 32-weight
+    /// formats; the K-quants run their AVX2 path on it.
+    Avx512Vnni,
 }
 
 impl Simd {
     /// The best this CPU runs.
     pub fn detect() -> Simd {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            return Simd::Avx2;
+        {
+            use std::arch::is_x86_feature_detected as has;
+            if has!("avx2") && has!("avx512f") && has!("avx512bw") && has!("avx512vnni") {
+                return Simd::Avx512Vnni;
+            }
+            if has!("avx2") {
+                return Simd::Avx2;
+            }
         }
         Simd::Portable
     }
@@ -84,7 +93,8 @@ impl Simd {
     pub fn is_available(self) -> bool {
         match self {
             Simd::Portable => true,
-            Simd::Avx2 => Simd::detect() == Simd::Avx2,
+            Simd::Avx2 => Simd::detect() != Simd::Portable,
+            Simd::Avx512Vnni => Simd::detect() == Simd::Avx512Vnni,
         }
     }
 }
@@ -228,7 +238,7 @@ mod tests {
 
     /// Every path this CPU runs.
     fn simds() -> Vec<Simd> {
-        [Simd::Portable, Simd::Avx2].into_iter().filter(|simd| simd.is_available()).collect()
+        [Simd::Portable, Simd::Avx2, Simd::Avx512Vnni].into_iter().filter(|simd| simd.is_available()).collect()
     }
 
     #[test]
