@@ -78,6 +78,88 @@ fn q6k_value(block: &[u8], i: usize) -> i32 {
     (low | (high << 4)) as i32
 }
 
+/// A sub-block's products: 16-bit pairs multiplied by its scale and added into 32-bit lanes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn add_scaled_pairs_avx2(
+    chain: std::arch::x86_64::__m256i,
+    pairs: std::arch::x86_64::__m256i,
+    scales: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    _mm256_add_epi32(chain, _mm256_madd_epi16(pairs, scales))
+}
+
+/// [`add_scaled_pairs_avx2`] in one VNNI instruction: the same exact integer sums.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
+#[inline]
+fn add_scaled_pairs_vnni(
+    chain: std::arch::x86_64::__m256i,
+    pairs: std::arch::x86_64::__m256i,
+    scales: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    std::arch::x86_64::_mm256_dpwssd_epi32(chain, pairs, scales)
+}
+
+/// [`Q4K`]'s x86 dot products, written once for AVX2 and for AVX-512 VNNI, which differ only
+/// in how a sub-block's scaled pairs are added (see [`add_scaled_pairs_vnni`]).
+#[cfg(target_arch = "x86_64")]
+macro_rules! q4k_dot {
+    ($name:ident, $features:literal, $accumulate:ident) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $name<const N: usize>(row: &[u8], xs: &[Row]) -> [f32; N] {
+            use std::arch::x86_64::*;
+            // SAFETY: the loads stay inside the blocks and activation rows.
+            unsafe {
+                let low_nibble = _mm256_set1_epi8(0x0F);
+                let mut products = [_mm256_setzero_ps(); N];
+                let mut minimums = [_mm_setzero_ps(); N];
+                for (b, block) in row.chunks_exact(Q4K_BYTES).enumerate() {
+                    let (d, dmin) = (f16_at(block), f16_at(&block[2..]));
+                    let (scales, mins) = q4k_scales(&block[4..16]);
+                    let mut values = [_mm256_setzero_si256(); 8];
+                    for chunk in 0..4 {
+                        // The block holds 128 nibble bytes at 16..144.
+                        let bytes = _mm256_loadu_si256(block.as_ptr().add(16 + 32 * chunk) as *const __m256i);
+                        values[2 * chunk] = _mm256_and_si256(bytes, low_nibble);
+                        values[2 * chunk + 1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_nibble);
+                    }
+                    let scales = scales.map(|s| _mm256_set1_epi16(s as i16));
+                    let mins = _mm_cvtepu8_epi16(_mm_set1_epi64x(i64::from_le_bytes(mins)));
+                    for (j, x) in xs[..N].iter().enumerate() {
+                        // Two chains of sums, so that an accumulating instruction's latency is hidden.
+                        let mut chains = [_mm256_setzero_si256(); 2];
+                        for sub in 0..8 {
+                            // Each activation block is 256 bytes.
+                            let activations = _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK + 32 * sub) as *const __m256i);
+                            let pairs = _mm256_maddubs_epi16(values[sub], activations);
+                            chains[sub % 2] = $accumulate(chains[sub % 2], pairs, scales[sub]);
+                        }
+                        let sums = _mm256_add_epi32(chains[0], chains[1]);
+                        // The minimums times the sums of each sub-block's two halves, in 16-bit lanes
+                        // (at most 63 · 2 · 2,032 per product pair). Each activation block has 16 sums.
+                        let halves = _mm256_loadu_si256(x.sums.as_ptr().add(b * 16) as *const __m256i);
+                        let sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(halves), _mm256_extracti128_si256(halves, 1));
+                        let block_minimums = _mm_cvtepi32_ps(_mm_madd_epi16(mins, sub_sums));
+                        let scale = x.scales[b];
+                        let product_scale = _mm256_set1_ps(d * scale);
+                        products[j] = _mm256_add_ps(products[j], _mm256_mul_ps(product_scale, _mm256_cvtepi32_ps(sums)));
+                        minimums[j] = _mm_add_ps(minimums[j], _mm_mul_ps(_mm_set1_ps(dmin * scale), block_minimums));
+                    }
+                }
+                std::array::from_fn(|j| {
+                    let mut lanes = Lanes::default();
+                    _mm256_storeu_ps(lanes.products.as_mut_ptr(), products[j]);
+                    _mm_storeu_ps(lanes.minimums.as_mut_ptr(), minimums[j]);
+                    lanes.total()
+                })
+            }
+        }
+    };
+}
+
 impl Q4K {
     /// The block's weights as f32.
     pub fn dequantize(block: &[u8], out: &mut [f32]) {
@@ -115,59 +197,85 @@ impl Q4K {
         lanes.total()
     }
 
-    /// Each 32 nibbles of a block spread to bytes once for the `N` rows; per row, an unsigned by
-    /// signed byte product into 16-bit pairs (at most 2·15·127), then a 16-bit multiply-add by
-    /// the sub-block's scale into 32-bit lanes.
+    // Each 32 nibbles of a block spread to bytes once for the `N` rows; per row, an unsigned by
+    // signed byte product into 16-bit pairs (at most 2·15·127), then a 16-bit multiply-add by
+    // the sub-block's scale into 32-bit lanes.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn dot_avx2<const N: usize>(row: &[u8], xs: &[Row]) -> [f32; N] {
-        use std::arch::x86_64::*;
-        // SAFETY: the loads stay inside the blocks and activation rows.
-        unsafe {
-            let low_nibble = _mm256_set1_epi8(0x0F);
-            let mut products = [_mm256_setzero_ps(); N];
-            let mut minimums = [_mm_setzero_ps(); N];
-            for (b, block) in row.chunks_exact(Q4K_BYTES).enumerate() {
-                let (d, dmin) = (f16_at(block), f16_at(&block[2..]));
-                let (scales, mins) = q4k_scales(&block[4..16]);
-                let mut values = [_mm256_setzero_si256(); 8];
-                for chunk in 0..4 {
-                    // The block holds 128 nibble bytes at 16..144.
-                    let bytes = _mm256_loadu_si256(block.as_ptr().add(16 + 32 * chunk) as *const __m256i);
-                    values[2 * chunk] = _mm256_and_si256(bytes, low_nibble);
-                    values[2 * chunk + 1] = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low_nibble);
-                }
-                let scales = scales.map(|s| _mm256_set1_epi16(s as i16));
-                let mins = _mm_cvtepu8_epi16(_mm_set1_epi64x(i64::from_le_bytes(mins)));
-                for (j, x) in xs[..N].iter().enumerate() {
-                    // Two chains of sums, so that an accumulating instruction's latency is hidden.
-                    let mut chains = [_mm256_setzero_si256(); 2];
-                    for sub in 0..8 {
-                        // Each activation block is 256 bytes.
-                        let activations = _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK + 32 * sub) as *const __m256i);
-                        let pairs = _mm256_maddubs_epi16(values[sub], activations);
-                        chains[sub % 2] = _mm256_add_epi32(chains[sub % 2], _mm256_madd_epi16(pairs, scales[sub]));
+    q4k_dot!(dot_avx2, "avx2", add_scaled_pairs_avx2);
+    #[cfg(target_arch = "x86_64")]
+    q4k_dot!(dot_vnni, "avx2,avx512f,avx512vl,avx512vnni", add_scaled_pairs_vnni);
+}
+
+/// [`Q6K`]'s x86 dot products, written once for AVX2 and for AVX-512 VNNI, which differ only
+/// in how a sub-block's scaled pairs are added (see [`add_scaled_pairs_vnni`]).
+#[cfg(target_arch = "x86_64")]
+macro_rules! q6k_dot {
+    ($name:ident, $features:literal, $accumulate:ident) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $name<const N: usize>(row: &[u8], xs: &[Row]) -> [f32; N] {
+            use std::arch::x86_64::*;
+            // SAFETY: the loads stay inside the blocks and activation rows.
+            unsafe {
+                let (low_nibble, pair) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(3));
+                let mut products = [_mm256_setzero_ps(); N];
+                for (b, block) in row.chunks_exact(Q6K_BYTES).enumerate() {
+                    let d = f16_at(&block[208..]);
+                    let mut values = [_mm256_setzero_si256(); 8];
+                    for half in 0..2 {
+                        // The block holds 128 nibble bytes at 0..128 and 64 pair bytes at 128..192.
+                        let (first, second, high) = {
+                            let at = |offset: usize| _mm256_loadu_si256(block.as_ptr().add(offset) as *const __m256i);
+                            (at(64 * half), at(64 * half + 32), at(128 + 32 * half))
+                        };
+                        let high_bits = |shift: i32| {
+                            let pairs = match shift {
+                                0 => high,
+                                2 => _mm256_srli_epi16(high, 2),
+                                4 => _mm256_srli_epi16(high, 4),
+                                _ => _mm256_srli_epi16(high, 6),
+                            };
+                            _mm256_slli_epi16(_mm256_and_si256(pairs, pair), 4)
+                        };
+                        let values = &mut values[4 * half..][..4];
+                        values[0] = _mm256_or_si256(_mm256_and_si256(first, low_nibble), high_bits(0));
+                        values[1] = _mm256_or_si256(_mm256_and_si256(second, low_nibble), high_bits(2));
+                        values[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(first, 4), low_nibble), high_bits(4));
+                        values[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(second, 4), low_nibble), high_bits(6));
                     }
-                    let sums = _mm256_add_epi32(chains[0], chains[1]);
-                    // The minimums times the sums of each sub-block's two halves, in 16-bit lanes
-                    // (at most 63 · 2 · 2,032 per product pair). Each activation block has 16 sums.
-                    let halves = _mm256_loadu_si256(x.sums.as_ptr().add(b * 16) as *const __m256i);
-                    let sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(halves), _mm256_extracti128_si256(halves, 1));
-                    let block_minimums = _mm_cvtepi32_ps(_mm_madd_epi16(mins, sub_sums));
-                    let scale = x.scales[b];
-                    let product_scale = _mm256_set1_ps(d * scale);
-                    products[j] = _mm256_add_ps(products[j], _mm256_mul_ps(product_scale, _mm256_cvtepi32_ps(sums)));
-                    minimums[j] = _mm_add_ps(minimums[j], _mm_mul_ps(_mm_set1_ps(dmin * scale), block_minimums));
+                    // The block holds 16 scale bytes at 192..208.
+                    let packed = _mm_loadu_si128(block.as_ptr().add(192) as *const __m128i);
+                    // Vector k spans sub-blocks 2k (its low eight 16-bit lanes) and 2k + 1.
+                    let scales: [__m256i; 8] = std::array::from_fn(|k| {
+                        let spread = _mm_set_epi64x(0x0101_0101_0101_0101 * (2 * k as i64 + 1), 0x0101_0101_0101_0101 * 2 * k as i64);
+                        _mm256_cvtepi8_epi16(_mm_shuffle_epi8(packed, spread))
+                    });
+                    let all_scales = _mm256_cvtepi8_epi16(packed);
+                    for (j, x) in xs[..N].iter().enumerate() {
+                        // Two chains of sums, so that an accumulating instruction's latency is hidden.
+                        let mut chains = [_mm256_setzero_si256(); 2];
+                        for k in 0..8 {
+                            // Each activation block is 256 bytes.
+                            let activations = _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK + 32 * k) as *const __m256i);
+                            let pairs = _mm256_maddubs_epi16(values[k], activations);
+                            chains[k % 2] = $accumulate(chains[k % 2], pairs, scales[k]);
+                        }
+                        let mut sums = _mm256_add_epi32(chains[0], chains[1]);
+                        // The −32 offset: 32 times the scales times the sums of each sub-block (each
+                        // activation block has 16 sums).
+                        let halves = _mm256_loadu_si256(x.sums.as_ptr().add(b * 16) as *const __m256i);
+                        sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(_mm256_madd_epi16(all_scales, halves), 5));
+                        let scale = _mm256_set1_ps(d * x.scales[b]);
+                        products[j] = _mm256_add_ps(products[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sums)));
+                    }
                 }
+                std::array::from_fn(|j| {
+                    let mut lanes = Lanes::default();
+                    _mm256_storeu_ps(lanes.products.as_mut_ptr(), products[j]);
+                    lanes.total()
+                })
             }
-            std::array::from_fn(|j| {
-                let mut lanes = Lanes::default();
-                _mm256_storeu_ps(lanes.products.as_mut_ptr(), products[j]);
-                _mm_storeu_ps(lanes.minimums.as_mut_ptr(), minimums[j]);
-                lanes.total()
-            })
         }
-    }
+    };
 }
 
 impl Q6K {
@@ -201,74 +309,13 @@ impl Q6K {
         lanes.total()
     }
 
-    /// The 6-bit values (0…63, the offset applied afterwards) assembled once for the `N` rows;
-    /// per row, an unsigned by signed byte product (at most 2·63·127 per pair), then a 16-bit
-    /// multiply-add by the two sub-blocks' scales each 32 values span.
+    // The 6-bit values (0…63, the offset applied afterwards) assembled once for the `N` rows;
+    // per row, an unsigned by signed byte product (at most 2·63·127 per pair), then a 16-bit
+    // multiply-add by the two sub-blocks' scales each 32 values span.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
-    unsafe fn dot_avx2<const N: usize>(row: &[u8], xs: &[Row]) -> [f32; N] {
-        use std::arch::x86_64::*;
-        // SAFETY: the loads stay inside the blocks and activation rows.
-        unsafe {
-            let (low_nibble, pair) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(3));
-            let mut products = [_mm256_setzero_ps(); N];
-            for (b, block) in row.chunks_exact(Q6K_BYTES).enumerate() {
-                let d = f16_at(&block[208..]);
-                let mut values = [_mm256_setzero_si256(); 8];
-                for half in 0..2 {
-                    // The block holds 128 nibble bytes at 0..128 and 64 pair bytes at 128..192.
-                    let (first, second, high) = {
-                        let at = |offset: usize| _mm256_loadu_si256(block.as_ptr().add(offset) as *const __m256i);
-                        (at(64 * half), at(64 * half + 32), at(128 + 32 * half))
-                    };
-                    let high_bits = |shift: i32| {
-                        let pairs = match shift {
-                            0 => high,
-                            2 => _mm256_srli_epi16(high, 2),
-                            4 => _mm256_srli_epi16(high, 4),
-                            _ => _mm256_srli_epi16(high, 6),
-                        };
-                        _mm256_slli_epi16(_mm256_and_si256(pairs, pair), 4)
-                    };
-                    let values = &mut values[4 * half..][..4];
-                    values[0] = _mm256_or_si256(_mm256_and_si256(first, low_nibble), high_bits(0));
-                    values[1] = _mm256_or_si256(_mm256_and_si256(second, low_nibble), high_bits(2));
-                    values[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(first, 4), low_nibble), high_bits(4));
-                    values[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(second, 4), low_nibble), high_bits(6));
-                }
-                // The block holds 16 scale bytes at 192..208.
-                let packed = _mm_loadu_si128(block.as_ptr().add(192) as *const __m128i);
-                // Vector k spans sub-blocks 2k (its low eight 16-bit lanes) and 2k + 1.
-                let scales: [__m256i; 8] = std::array::from_fn(|k| {
-                    let spread = _mm_set_epi64x(0x0101_0101_0101_0101 * (2 * k as i64 + 1), 0x0101_0101_0101_0101 * 2 * k as i64);
-                    _mm256_cvtepi8_epi16(_mm_shuffle_epi8(packed, spread))
-                });
-                let all_scales = _mm256_cvtepi8_epi16(packed);
-                for (j, x) in xs[..N].iter().enumerate() {
-                    // Two chains of sums, so that an accumulating instruction's latency is hidden.
-                    let mut chains = [_mm256_setzero_si256(); 2];
-                    for k in 0..8 {
-                        // Each activation block is 256 bytes.
-                        let activations = _mm256_loadu_si256(x.values.as_ptr().add(b * BLOCK + 32 * k) as *const __m256i);
-                        let pairs = _mm256_maddubs_epi16(values[k], activations);
-                        chains[k % 2] = _mm256_add_epi32(chains[k % 2], _mm256_madd_epi16(pairs, scales[k]));
-                    }
-                    let mut sums = _mm256_add_epi32(chains[0], chains[1]);
-                    // The −32 offset: 32 times the scales times the sums of each sub-block (each
-                    // activation block has 16 sums).
-                    let halves = _mm256_loadu_si256(x.sums.as_ptr().add(b * 16) as *const __m256i);
-                    sums = _mm256_sub_epi32(sums, _mm256_slli_epi32(_mm256_madd_epi16(all_scales, halves), 5));
-                    let scale = _mm256_set1_ps(d * x.scales[b]);
-                    products[j] = _mm256_add_ps(products[j], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(sums)));
-                }
-            }
-            std::array::from_fn(|j| {
-                let mut lanes = Lanes::default();
-                _mm256_storeu_ps(lanes.products.as_mut_ptr(), products[j]);
-                lanes.total()
-            })
-        }
-    }
+    q6k_dot!(dot_avx2, "avx2", add_scaled_pairs_avx2);
+    #[cfg(target_arch = "x86_64")]
+    q6k_dot!(dot_vnni, "avx2,avx512f,avx512vl,avx512vnni", add_scaled_pairs_vnni);
 }
 
 /// A row's float accumulators, lane by lane as the x86 paths hold them in registers: per block,
@@ -304,8 +351,20 @@ macro_rules! dot_group {
     ($format:ident, $simd:expr, $row:expr, $xs:expr) => {{
         let (simd, row, xs): (Simd, &[u8], &[Row]) = ($simd, $row, $xs);
         #[cfg(target_arch = "x86_64")]
-        if matches!(simd, Simd::Avx2 | Simd::Avx512Vnni) {
-            // SAFETY: both are only used where the CPU has AVX2 (checked by `matmul_with`).
+        if simd == Simd::Avx512Vnni {
+            // SAFETY: `Simd::Avx512Vnni` is only used where the CPU has it (checked by `matmul_with`).
+            return unsafe {
+                match xs.len() {
+                    1 => widen($format::dot_vnni::<1>(row, xs)),
+                    2 => widen($format::dot_vnni::<2>(row, xs)),
+                    3 => widen($format::dot_vnni::<3>(row, xs)),
+                    _ => $format::dot_vnni::<GROUP>(row, xs),
+                }
+            };
+        }
+        #[cfg(target_arch = "x86_64")]
+        if simd == Simd::Avx2 {
+            // SAFETY: `Simd::Avx2` is only used where the CPU has AVX2 (checked by `matmul_with`).
             return unsafe {
                 match xs.len() {
                     1 => widen($format::dot_avx2::<1>(row, xs)),
