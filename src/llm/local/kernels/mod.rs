@@ -6,10 +6,10 @@
 //! at a third of llama.cpp's speed. Here the activations are quantised once per row to 8-bit
 //! blocks (32 values for Q5_0/Q8_0, 256 with sums of each 16 for the K-quants, as llama.cpp
 //! does), and each weight block is decoded once for up to [`GROUP`] activation rows: integer
-//! dot products with AVX2 where the CPU has it (detected at run time, so one binary runs
-//! anywhere), a portable loop elsewhere. Both paths compute the same integer sums and add them
-//! in the same order with the same roundings, so their results are bit-identical, and a row's
-//! result never depends on how many rows are multiplied beside it.
+//! dot products with AVX-512 VNNI or AVX2 where the CPU has them (detected at run time, so one
+//! binary runs anywhere), a portable loop elsewhere. Every path computes the same integer sums
+//! and adds them in the same order with the same roundings, so their results are bit-identical,
+//! and a row's result never depends on how many rows are multiplied beside it.
 
 mod blocks32;
 mod kquants;
