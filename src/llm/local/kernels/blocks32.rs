@@ -135,26 +135,12 @@ fn dot_group<F: Blocks32>(simd: Simd, row: &[u8], xs: &[Row]) -> [f32; GROUP] {
     #[cfg(target_arch = "x86_64")]
     if simd == Simd::Avx512Vnni {
         // SAFETY: `Simd::Avx512Vnni` is only used where the CPU has it (checked by `matmul_with`).
-        return unsafe {
-            match xs.len() {
-                1 => widen(dot_vnni::<F, 1>(row, xs)),
-                2 => widen(dot_vnni::<F, 2>(row, xs)),
-                3 => widen(dot_vnni::<F, 3>(row, xs)),
-                _ => dot_vnni::<F, GROUP>(row, xs),
-            }
-        };
+        return unsafe { by_group_size!(xs, N => dot_vnni::<F, N>(row, xs)) };
     }
     #[cfg(target_arch = "x86_64")]
     if simd == Simd::Avx2 {
         // SAFETY: `Simd::Avx2` is only used where the CPU has AVX2 (checked by `matmul_with`).
-        return unsafe {
-            match xs.len() {
-                1 => widen(dot_avx2::<F, 1>(row, xs)),
-                2 => widen(dot_avx2::<F, 2>(row, xs)),
-                3 => widen(dot_avx2::<F, 3>(row, xs)),
-                _ => dot_avx2::<F, GROUP>(row, xs),
-            }
-        };
+        return unsafe { by_group_size!(xs, N => dot_avx2::<F, N>(row, xs)) };
     }
     std::array::from_fn(|j| xs.get(j).map_or(0.0, |x| dot_portable::<F>(row, x)))
 }

@@ -353,26 +353,12 @@ macro_rules! dot_group {
         #[cfg(target_arch = "x86_64")]
         if simd == Simd::Avx512Vnni {
             // SAFETY: `Simd::Avx512Vnni` is only used where the CPU has it (checked by `matmul_with`).
-            return unsafe {
-                match xs.len() {
-                    1 => widen($format::dot_vnni::<1>(row, xs)),
-                    2 => widen($format::dot_vnni::<2>(row, xs)),
-                    3 => widen($format::dot_vnni::<3>(row, xs)),
-                    _ => $format::dot_vnni::<GROUP>(row, xs),
-                }
-            };
+            return unsafe { by_group_size!(xs, N => $format::dot_vnni::<N>(row, xs)) };
         }
         #[cfg(target_arch = "x86_64")]
         if simd == Simd::Avx2 {
             // SAFETY: `Simd::Avx2` is only used where the CPU has AVX2 (checked by `matmul_with`).
-            return unsafe {
-                match xs.len() {
-                    1 => widen($format::dot_avx2::<1>(row, xs)),
-                    2 => widen($format::dot_avx2::<2>(row, xs)),
-                    3 => widen($format::dot_avx2::<3>(row, xs)),
-                    _ => $format::dot_avx2::<GROUP>(row, xs),
-                }
-            };
+            return unsafe { by_group_size!(xs, N => $format::dot_avx2::<N>(row, xs)) };
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = simd;

@@ -11,6 +11,33 @@
 //! and adds them in the same order with the same roundings, so their results are bit-identical,
 //! and a row's result never depends on how many rows are multiplied beside it.
 
+/// `$call` for a group of 1 to [`GROUP`] activation rows, with the const `$n` set to the
+/// group's size (`$xs.len()`), its results widened to [`GROUP`]: how a SIMD path's dot products,
+/// generic over the rows they hold in registers, are reached.
+#[cfg(target_arch = "x86_64")]
+macro_rules! by_group_size {
+    ($xs:expr, $n:ident => $call:expr) => {
+        match $xs.len() {
+            1 => {
+                const $n: usize = 1;
+                widen($call)
+            }
+            2 => {
+                const $n: usize = 2;
+                widen($call)
+            }
+            3 => {
+                const $n: usize = 3;
+                widen($call)
+            }
+            _ => {
+                const $n: usize = GROUP;
+                widen($call)
+            }
+        }
+    };
+}
+
 mod blocks32;
 mod kquants;
 
