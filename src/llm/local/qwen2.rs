@@ -23,11 +23,14 @@ use candle_transformers::quantized_nn::RmsNorm;
 
 use super::{CausalLm, kernels};
 
-/// Rows (tokens) from which a product dequantises its weight to f32 for the call and multiplies
-/// with Candle's gemm, unless zhbrief's own kernel is faster. Below, dequantising costs more
-/// than it saves. Measured on the real article's 1,336-token prompt (2-core EPYC): Q5_0 and
-/// Q8_0, cheap to dequantise, are faster through gemm (0.5B model: 115 against 91 tokens/s),
-/// the K-quants through zhbrief's kernel (1.5B: 43 against 37).
+/// Rows (tokens) from which a Q5_0 product dequantises its weight to f32 for the call and
+/// multiplies with Candle's gemm; every other format, and Q5_0 below this, goes through
+/// zhbrief's own kernels. Measured on the real article's 1,336-token prompt (2-core EPYC):
+/// Q5_0, cheap to dequantise, is still as fast or faster through gemm (0.5B model: 103–108
+/// against 107–141 tokens/s, noisy), the K-quants faster through zhbrief's kernel (1.5B: 43
+/// against 37). Q8_0 is the 0.5B model's vocabulary product, run on hundreds of rows when
+/// translations are scored: its own kernel spares the 545 MB f32 copy of that matrix per call
+/// (real article, `--abstractive --translate`: 173 → 142 s, peak RSS 1.51 → 1.02 GB).
 const DEQUANTIZE_FROM_ROWS: usize = 32;
 /// Query rows below which attention runs in place on the cache ([`attend_few`]); a prompt
 /// batch goes through Candle's batched matrix products, which its size keeps efficient.
@@ -54,9 +57,7 @@ impl Linear {
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let rows = xs.elem_count() / xs.dim(D::Minus1)?;
-        if let Some(format) =
-            self.own_kernel(xs).filter(|f| rows < DEQUANTIZE_FROM_ROWS || matches!(f, kernels::Format::Q4K | kernels::Format::Q6K))
-        {
+        if let Some(format) = self.own_kernel(xs).filter(|f| rows < DEQUANTIZE_FROM_ROWS || *f != kernels::Format::Q5_0) {
             return self.forward_own(format, xs);
         }
         if rows < DEQUANTIZE_FROM_ROWS {

@@ -5,11 +5,13 @@
 //! (dequantise to f32 per call for a batch, repack on first use) left the 1.5B translation model
 //! at a third of llama.cpp's speed. Here the activations are quantised once per row to 8-bit
 //! blocks (32 values for Q5_0/Q8_0, 256 with sums of each 16 for the K-quants, as llama.cpp
-//! does), and each weight block is decoded once for up to [`GROUP`] activation rows: integer
-//! dot products with AVX-512 VNNI or AVX2 where the CPU has them (detected at run time, so one
-//! binary runs anywhere), a portable loop elsewhere. Every path computes the same integer sums
-//! and adds them in the same order with the same roundings, so their results are bit-identical,
-//! and a row's result never depends on how many rows are multiplied beside it.
+//! does), and each weight block is decoded once for up to [`GROUP`] activation rows (for a
+//! prompt's many rows, each 32-weight activation block is also loaded once for four weight rows,
+//! [`Kernel::dot_tile`]): integer dot products with AVX-512 VNNI or AVX2 where the CPU has them
+//! (detected at run time, so one binary runs anywhere), a portable loop elsewhere. Every path
+//! computes the same integer sums and adds them in the same order with the same roundings, so
+//! their results are bit-identical, and a row's result never depends on how many rows are
+//! multiplied beside it.
 
 /// `$call` for a group of 1 to [`GROUP`] activation rows, with the const `$n` set to the
 /// group's size (`$xs.len()`), its results widened to [`GROUP`]: how a SIMD path's dot products,
@@ -129,6 +131,12 @@ impl Simd {
 /// Activation rows multiplied per pass over a weight block: four keep every accumulator in a
 /// register.
 pub const GROUP: usize = 4;
+/// Weight rows a kernel may multiply together with a group of activation rows
+/// ([`Kernel::dot_tile`]): each decoded weight block then serves [`GROUP`] activation rows and
+/// each loaded activation block [`WEIGHT_ROWS`] weight rows.
+const WEIGHT_ROWS: usize = 4;
+/// Activation rows from which weight rows are multiplied [`WEIGHT_ROWS`] at a time.
+const TILED_FROM_ROWS: usize = 32;
 /// Output rows per unit of work handed to a thread.
 const ROWS_PER_ITEM: usize = 16;
 /// Activation rows per tile: a tile's quantised rows (64 × 8,960 bytes at most in the shipped
@@ -186,11 +194,20 @@ trait Kernel {
     /// The dot products of one row of weights with 1 to [`GROUP`] activation rows (unused slots
     /// are 0).
     fn dot_group(simd: Simd, row: &[u8], xs: &[Self::Activation]) -> [f32; GROUP];
+    /// [`Kernel::dot_group`] for 1 to [`WEIGHT_ROWS`] consecutive weight rows of `row_bytes`
+    /// each, bit for bit; a kernel overrides it where sharing loads across rows pays.
+    fn dot_tile(simd: Simd, rows: &[u8], row_bytes: usize, xs: &[Self::Activation]) -> [[f32; GROUP]; WEIGHT_ROWS] {
+        let mut rows = rows.chunks_exact(row_bytes);
+        std::array::from_fn(|_| rows.next().map_or([0.0; GROUP], |row| Self::dot_group(simd, row, xs)))
+    }
 }
 
 fn run<K: Kernel>(simd: Simd, weights: &[u8], rows: usize, cols: usize, x: &[f32], out: &mut [f32]) {
     let activations: Vec<K::Activation> = x.chunks_exact(cols).map(K::quantize).collect();
     let row_bytes = weights.len() / rows;
+    // Weight rows side by side pay where the weights are read many times from cache (prompts);
+    // a few activation rows stream the weights from memory, which reads a row at a time faster.
+    let weight_rows = if activations.len() >= TILED_FROM_ROWS { WEIGHT_ROWS } else { 1 };
     let out_address = out.as_mut_ptr() as usize;
     candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(ROWS_PER_ITEM), |items| {
         let own_rows = items.start * ROWS_PER_ITEM..rows.min(items.end * ROWS_PER_ITEM);
@@ -200,13 +217,16 @@ fn run<K: Kernel>(simd: Simd, weights: &[u8], rows: usize, cols: usize, x: &[f32
             for first in own_rows.clone().step_by(ROWS_PER_ITEM) {
                 let block_rows = first..own_rows.end.min(first + ROWS_PER_ITEM);
                 for (g, group) in tile.chunks(GROUP).enumerate() {
-                    for row in block_rows.clone() {
-                        let sums = K::dot_group(simd, &weights[row * row_bytes..][..row_bytes], group);
-                        for (j, sum) in sums[..group.len()].iter().enumerate() {
-                            let i = t * TILE + g * GROUP + j;
-                            // SAFETY: work items cover disjoint rows, so each element of `out`
-                            // (which outlives this call) is written by one worker only.
-                            unsafe { *(out_address as *mut f32).add(i * rows + row) = *sum };
+                    for first_row in block_rows.clone().step_by(weight_rows) {
+                        let end = block_rows.end.min(first_row + weight_rows);
+                        let sums = K::dot_tile(simd, &weights[first_row * row_bytes..end * row_bytes], row_bytes, group);
+                        for (row, sums) in (first_row..end).zip(sums) {
+                            for (j, sum) in sums[..group.len()].iter().enumerate() {
+                                let i = t * TILE + g * GROUP + j;
+                                // SAFETY: work items cover disjoint rows, so each element of
+                                // `out` (which outlives this call) is written by one worker only.
+                                unsafe { *(out_address as *mut f32).add(i * rows + row) = *sum };
+                            }
                         }
                     }
                 }
@@ -332,6 +352,34 @@ mod tests {
                     let mut alone = vec![0f32; rows];
                     matmul_with(simd, format, &bytes, rows, cols, &x[i * cols..][..cols], &mut alone);
                     assert_eq!(alone, reference[i * rows..][..rows], "{format:?} {simd:?} row {i} alone");
+                }
+            }
+        }
+    }
+
+    /// Not a check but a measurement (`cargo test --release --lib kernel_throughput -- --ignored
+    /// --nocapture`): multiply-adds per second of each 32-weight format on this CPU, for a
+    /// matrix that stays in cache and one streamed from memory, with 1 (generation), 8 (a batch
+    /// of candidates) and 64 (a prompt) activation rows; best of 7 runs.
+    #[test]
+    #[ignore]
+    fn kernel_throughput() {
+        for (dtype, format) in [(GgmlDType::Q5_0, Format::Q5_0), (GgmlDType::Q8_0, Format::Q8_0)] {
+            for rows in [4864, 65536] {
+                let cols = 896;
+                let (bytes, _) = matrix(dtype, rows, cols, 3);
+                for n in [1, 8, 64] {
+                    let x = random(n * cols, 9);
+                    let mut out = vec![0f32; n * rows];
+                    let repeats = (2048 / n * 4864 / rows).max(2);
+                    let mut best = f64::MAX;
+                    for _ in 0..7 {
+                        let start = std::time::Instant::now();
+                        (0..repeats).for_each(|_| matmul(format, &bytes, rows, cols, &x, &mut out));
+                        best = best.min(start.elapsed().as_secs_f64());
+                    }
+                    let rate = (rows * cols * n * repeats) as f64 / best / 1e9;
+                    eprintln!("{format:?} {rows}×{cols}, {n} activation rows: {rate:.1} G multiply-adds/s");
                 }
             }
         }
