@@ -30,7 +30,7 @@ use super::{CausalLm, kernels};
 /// against 107–141 tokens/s, noisy), the K-quants faster through zhbrief's kernel (1.5B: 43
 /// against 37). Q8_0 is the 0.5B model's vocabulary product, run on hundreds of rows when
 /// translations are scored: its own kernel spares the 545 MB f32 copy of that matrix per call
-/// (real article, `--abstractive --translate`: 173 → 142 s, peak RSS 1.51 → 1.02 GB).
+/// (real article, `--abstractive --translate`: 173 → 142 s, peak RSS 1.44 → 0.97 GiB).
 const DEQUANTIZE_FROM_ROWS: usize = 32;
 /// Query rows below which attention runs in place on the cache ([`attend_few`]); a prompt
 /// batch goes through Candle's batched matrix products, which its size keeps efficient.
