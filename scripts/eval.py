@@ -218,7 +218,7 @@ elif not args.no_model:
     ours = zhbrief("translate", *model_flags, f.name).rstrip("\n").split("\n")
     # The baseline: one greedy translation per segment from a plain one-sentence prompt, Han
     # tokens masked (zhbrief's clean-up of the output applies to it too).
-    plain = zhbrief("translate", *model_flags, "--candidates", "1", "--prompts", os.path.join(here, "eval-prompts", "plain"), f.name).rstrip("\n").split("\n")
+    plain = zhbrief("translate", *model_flags, "--candidates", "1", "--keep-flagged", "--prompts", os.path.join(here, "eval-prompts", "plain"), f.name).rstrip("\n").split("\n")
 if ours is not None:
     assert len(ours) == n and len(plain) == n, f"line counts {len(ours)} and {len(plain)} for {n} segments"
     if args.save:

@@ -98,6 +98,10 @@ layered! {
         /// together; 1 is fastest [default: 8].
         #[arg(long, value_name = "N", env = "ZHBRIEF_CANDIDATES", value_parser = clap::value_parser!(u16).range(1..=16))]
         pub candidates: Option<u16>,
+        /// With one candidate, keep a greedy translation the English check flags (it stays
+        /// marked) instead of decoding 8 candidates for that unit (`--keep-flagged`).
+        #[arg(skip)]
+        pub keep_flagged: Option<bool>,
         /// Sample with this temperature instead of greedy decoding (repeatable with --seed).
         #[arg(long, value_name = "T")]
         pub temperature: Option<f64>,
@@ -262,6 +266,7 @@ fn model_options(options: &Options, how: &Resolve) -> Result<ModelOptions, Error
         engine,
         sampling: options.temperature.filter(|t| *t > 0.0).map(|temperature| Sampling::new(temperature, seed)),
         candidates: usize::from(options.candidates.unwrap_or(DEFAULT_CANDIDATES)),
+        redecode_flagged: options.keep_flagged != Some(true),
         glossary,
         prompts: Prompts::load(options.prompts.as_deref())?,
         stream: how.stream,
@@ -349,6 +354,7 @@ mod tests {
                 engine,
                 sampling: None,
                 candidates: 8,
+                redecode_flagged: true,
                 glossary: Vec::new(),
                 prompts: Prompts::load(None).unwrap(),
                 stream: false,
@@ -384,6 +390,7 @@ mod tests {
             ("model.engine.local.requantize".into(), Box::new(|s| *local(s).2 = false)),
             ("model.sampling".into(), Box::new(|s| model(s).sampling = Some(Sampling::new(0.7, 1)))),
             ("model.candidates".into(), Box::new(|s| model(s).candidates = 1)),
+            ("model.redecode_flagged".into(), Box::new(|s| model(s).redecode_flagged = false)),
             (
                 "model.glossary".into(),
                 Box::new(|s| model(s).glossary = vec![glossary::GlossaryEntry { source: "宝山".into(), target: "Baoshan".into() }]),

@@ -133,6 +133,18 @@ fn a_candidate_that_states_nothing_untraceable_wins() {
         zhbrief().args(args(&stub, "1")).args(["--format", "json"]).write_stdin(ARTICLE).timeout(Duration::from_secs(60)).output().unwrap();
     let brief: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(brief["translation"]["title"], "The town reported progress on its renewal projects.");
+
+    // `--keep-flagged`: the greedy English stays, with what it states listed.
+    let output = zhbrief()
+        .args(args(&stub, "1"))
+        .args(["--keep-flagged", "--format", "json"])
+        .write_stdin(ARTICLE)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let brief: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(brief["translation"]["title"], "Beijing officials said the town invested three million yuan.");
+    assert_eq!(brief["translation"]["unsupported"]["title"], serde_json::json!(["three million", "Beijing"]));
 }
 
 #[test]

@@ -37,6 +37,8 @@ pub struct ModelOptions {
     /// Translations to generate per unit (the greedy one, then sampled ones), choosing the one
     /// the others agree with most; 1 keeps the greedy translation.
     pub candidates: usize,
+    /// With one candidate, decode more for a unit whose English the check flags.
+    pub redecode_flagged: bool,
     /// The user's glossary (`--glossary`), which wins over the built-in renderings.
     pub glossary: Vec<GlossaryEntry>,
     /// The prompt templates.

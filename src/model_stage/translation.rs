@@ -131,7 +131,7 @@ impl ModelStage {
     /// (see [`consensus`]) and what best explains the source ([`Self::back_translation_fit`]),
     /// among the candidates with the fewest items the [`english_check`] cannot trace to the source.
     /// With one candidate asked for, a unit whose English the check flags is decoded again
-    /// with [`RESCUE_CANDIDATES`]: it gets what that many candidates give it.
+    /// with [`RESCUE_CANDIDATES`] (unless `--keep-flagged`): it gets what that many give it.
     fn translate_candidates(
         &mut self,
         messages: &[Message],
@@ -149,7 +149,7 @@ impl ModelStage {
         let mut candidates = self.decode_candidates(messages, &all, source)?;
         let checked = english_check::Source::new(source, glossary);
         let mut checks: Vec<Vec<String>> = candidates.iter().map(|c| checked.unsupported(c)).collect();
-        if candidates.len() == 1 && !checks[0].is_empty() {
+        if candidates.len() == 1 && !checks[0].is_empty() && self.options.redecode_flagged {
             self.note(&format!("not found in the source: {}; decoding {} more candidates", checks[0].join("; "), rescue.len()));
             let more = self.decode_candidates(messages, &rescue, source)?;
             checks.extend(more.iter().map(|c| checked.unsupported(c)));
@@ -310,6 +310,11 @@ mod tests {
 
     /// Translates `source` asking for `asked` candidates of the scripted ones.
     fn choose_asking(source: &str, candidates: Vec<&'static str>, asked: usize) -> Chosen {
+        choose_with(source, candidates, asked, true)
+    }
+
+    /// [`choose_asking`], flagged greedy units decoded again or not.
+    fn choose_with(source: &str, candidates: Vec<&'static str>, asked: usize, redecode_flagged: bool) -> Chosen {
         let (decoded, scored) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
         let options = ModelOptions {
             abstractive: false,
@@ -317,6 +322,7 @@ mod tests {
             engine: EngineSpec::Local { model: "scripted".into(), sha256: String::new(), requantize: false, path: Default::default() },
             sampling: None,
             candidates: asked,
+            redecode_flagged,
             glossary: Vec::new(),
             prompts: Prompts::load(None).unwrap(),
             stream: false,
@@ -363,8 +369,12 @@ mod tests {
         assert_eq!((chosen.english.as_str(), chosen.decoded), (clean, vec![1, RESCUE_CANDIDATES - 1]));
         // A clean greedy English is all that is decoded.
         pool[0] = clean;
-        let chosen = choose_asking(source, pool, 1);
+        let chosen = choose_asking(source, pool.clone(), 1);
         assert_eq!((chosen.english.as_str(), chosen.decoded, chosen.scored), (clean, vec![1], vec![]));
+        // `--keep-flagged`: the flagged greedy English is kept, nothing more decoded.
+        pool[0] = flagged;
+        let chosen = choose_with(source, pool, 1, false);
+        assert_eq!((chosen.english.as_str(), chosen.decoded), (flagged, vec![1]));
     }
 
     #[test]
