@@ -6,7 +6,7 @@
 //! path rounds identically), even and odd blocks apart: with one accumulator each block waited
 //! for the previous block's addition.
 
-use super::{GROUP, Kernel, Simd, WEIGHT_ROWS, f16_at, quantize_block, widen};
+use super::{GROUP, Kernel, Simd, WEIGHT_ROWS, f16_at, quantize_block, row_by_row, widen};
 
 /// Weights per block.
 pub const BLOCK: usize = 32;
@@ -198,8 +198,7 @@ impl<F: Blocks32> Kernel for F {
                 _ => rows!(rows, 4),
             };
         }
-        let mut rows = rows.chunks_exact(row_bytes);
-        std::array::from_fn(|_| rows.next().map_or([0.0; GROUP], |row| dot_group::<F>(simd, row, xs)))
+        row_by_row::<F>(simd, rows, row_bytes, xs)
     }
 }
 

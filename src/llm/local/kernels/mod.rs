@@ -197,9 +197,14 @@ trait Kernel {
     /// [`Kernel::dot_group`] for 1 to [`WEIGHT_ROWS`] consecutive weight rows of `row_bytes`
     /// each, bit for bit; a kernel overrides it where sharing loads across rows pays.
     fn dot_tile(simd: Simd, rows: &[u8], row_bytes: usize, xs: &[Self::Activation]) -> [[f32; GROUP]; WEIGHT_ROWS] {
-        let mut rows = rows.chunks_exact(row_bytes);
-        std::array::from_fn(|_| rows.next().map_or([0.0; GROUP], |row| Self::dot_group(simd, row, xs)))
+        row_by_row::<Self>(simd, rows, row_bytes, xs)
     }
+}
+
+/// [`Kernel::dot_tile`] as [`Kernel::dot_group`] one weight row after another.
+fn row_by_row<K: Kernel + ?Sized>(simd: Simd, rows: &[u8], row_bytes: usize, xs: &[K::Activation]) -> [[f32; GROUP]; WEIGHT_ROWS] {
+    let mut rows = rows.chunks_exact(row_bytes);
+    std::array::from_fn(|_| rows.next().map_or([0.0; GROUP], |row| K::dot_group(simd, row, xs)))
 }
 
 fn run<K: Kernel>(simd: Simd, weights: &[u8], rows: usize, cols: usize, x: &[f32], out: &mut [f32]) {
