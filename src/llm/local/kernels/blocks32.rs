@@ -289,8 +289,6 @@ unsafe fn tile_vnni<F: Blocks32, const M: usize, const N: usize>(rows: &[u8], ro
     let blocks = row_bytes / F::BYTES;
     let row = |m: usize| &rows[m * row_bytes..][..row_bytes];
     let block = |m: usize, b: usize| &row(m)[b * F::BYTES..][..F::BYTES];
-    // Loops rather than closures over the intrinsics: a closure does not inherit this function's
-    // target features, so its intrinsics would not be inlined.
     let shift = _mm512_set1_epi32(F::OFFSET_SHIFT as i32);
     let mut accumulators = [[_mm512_setzero_ps(); N]; M];
     let (mut values, mut offsets, mut x_scales) = ([_mm512_setzero_si512(); N], [_mm512_setzero_si512(); N], [_mm512_setzero_ps(); N]);
