@@ -27,8 +27,8 @@ use super::{CausalLm, kernels};
 /// multiplies with Candle's gemm; every other format, and Q5_0 below this, goes through
 /// zhbrief's own kernels. Measured on the real article's 1,336-token prompt (2-core EPYC):
 /// Q5_0, cheap to dequantise, is still as fast or faster through gemm (0.5B model: 103–108
-/// against 107–141 tokens/s, noisy), the K-quants faster through zhbrief's kernel (1.5B: 43
-/// against 37). Q8_0 is the 0.5B model's vocabulary product, run on hundreds of rows when
+/// against 107–141 tokens/s, noisy); the K-quants go through their packed kernels at any size
+/// (1.5B model: 111 tokens/s, where dequantising for gemm gave 37). Q8_0 is the 0.5B model's vocabulary product, run on hundreds of rows when
 /// translations are scored: its own kernel spares the 545 MB f32 copy of that matrix per call
 /// (real article, `--abstractive --translate`: 173 → 142 s, peak RSS 1.44 → 0.97 GiB).
 const DEQUANTIZE_FROM_ROWS: usize = 32;
@@ -44,25 +44,44 @@ const KV_CACHE_STEP: usize = 64;
 /// A weight matrix: zhbrief's own kernels for the formats they cover (for a prompt batch, where
 /// they beat gemm); otherwise Candle's quantised dot products for a few rows and f32 gemm on the
 /// dequantised weight for a batch.
-struct Linear {
-    weight: Arc<QTensor>,
-    quantized: QMatMul,
+enum Linear {
+    /// Q4_K and Q6_K on the CPU, repacked for zhbrief's kernels ([`kernels::Packed`]); the GGUF
+    /// copy is dropped, so the model holds its weights once.
+    Packed(kernels::Packed),
+    /// Every other format, as the GGUF file stores it.
+    Stored { weight: Arc<QTensor>, quantized: QMatMul },
 }
 
 impl Linear {
     fn new(weight: impl Into<Arc<QTensor>>) -> Result<Linear> {
         let weight = weight.into();
-        Ok(Linear { quantized: QMatMul::from_arc(weight.clone())?, weight })
+        if let Some(format) = kernels::Format::of(weight.dtype()).filter(|_| weight.device().is_cpu()) {
+            let (rows, cols) = weight.shape().dims2()?;
+            if cols.is_multiple_of(format.block_values())
+                && let Some(packed) = kernels::Packed::new(format, &weight.data()?, rows, cols)
+            {
+                return Ok(Linear::Packed(packed));
+            }
+        }
+        Ok(Linear::Stored { quantized: QMatMul::from_arc(weight.clone())?, weight })
     }
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let (weight, quantized) = match self {
+            Linear::Packed(packed) => {
+                return with_outputs(xs, packed.rows(), |x, out| packed.matmul(x, out));
+            }
+            Linear::Stored { weight, quantized } => (weight, quantized),
+        };
         let rows = xs.elem_count() / xs.dim(D::Minus1)?;
-        if let Some(format) = self.own_kernel(xs).filter(|f| rows < DEQUANTIZE_FROM_ROWS || *f != kernels::Format::Q5_0) {
-            return self.forward_own(format, xs);
+        if let Some(format) = own_kernel(weight, xs).filter(|f| rows < DEQUANTIZE_FROM_ROWS || *f != kernels::Format::Q5_0) {
+            let (outputs, inputs) = weight.shape().dims2()?;
+            let bytes = weight.data()?;
+            return with_outputs(xs, outputs, |x, out| kernels::matmul(format, &bytes, outputs, inputs, x, out));
         }
         if rows < DEQUANTIZE_FROM_ROWS {
             if rows == 1 {
-                return self.quantized.forward(xs);
+                return quantized.forward(xs);
             }
             // One row at a time: for several rows Candle may pick another kernel (a repacked
             // tile), whose rounding would make a sequence's tokens depend on how many sequences
@@ -70,38 +89,36 @@ impl Linear {
             // reading the weights, so separate rows cost no more.
             let shape = xs.dims().to_vec();
             let flat = xs.reshape((rows, shape[shape.len() - 1]))?;
-            let outputs = (0..rows).map(|r| self.quantized.forward(&flat.narrow(0, r, 1)?)).collect::<Result<Vec<_>>>()?;
+            let outputs = (0..rows).map(|r| quantized.forward(&flat.narrow(0, r, 1)?)).collect::<Result<Vec<_>>>()?;
             let out = Tensor::cat(&outputs, 0)?;
             let mut shape = shape;
             *shape.last_mut().expect("at least one dimension") = out.dim(1)?;
             return out.reshape(shape);
         }
-        let weight = self.weight.dequantize(xs.device())?;
+        let weight = weight.dequantize(xs.device())?;
         let weight = match *xs.dims() {
             [batch, _, _] => weight.broadcast_left(batch)?.t()?,
             _ => weight.t()?,
         };
         xs.matmul(&weight)
     }
+}
 
-    /// The format of zhbrief's own kernel for this weight and input, if it has one.
-    fn own_kernel(&self, xs: &Tensor) -> Option<kernels::Format> {
-        let format = kernels::Format::of(self.weight.dtype())?;
-        let (_, inputs) = self.weight.shape().dims2().ok()?;
-        (xs.device().is_cpu() && inputs.is_multiple_of(format.block_values())).then_some(format)
-    }
+/// The format of zhbrief's own kernel for this weight and input, if it has one.
+fn own_kernel(weight: &QTensor, xs: &Tensor) -> Option<kernels::Format> {
+    let format = kernels::Format::of(weight.dtype())?;
+    let (_, inputs) = weight.shape().dims2().ok()?;
+    (xs.device().is_cpu() && inputs.is_multiple_of(format.block_values())).then_some(format)
+}
 
-    /// Rows through zhbrief's own kernels ([`kernels`]).
-    fn forward_own(&self, format: kernels::Format, xs: &Tensor) -> Result<Tensor> {
-        let (outputs, inputs) = self.weight.shape().dims2()?;
-        let weights = self.weight.data()?;
-        let x = xs.flatten_all()?.to_vec1::<f32>()?;
-        let mut out = vec![0f32; x.len() / inputs * outputs];
-        kernels::matmul(format, &weights, outputs, inputs, &x, &mut out);
-        let mut shape = xs.dims().to_vec();
-        *shape.last_mut().expect("at least one dimension") = outputs;
-        Tensor::from_vec(out, shape, xs.device())
-    }
+/// `xs` (`(…, inputs)`) multiplied on the CPU by `product`, which fills `outputs` values per row.
+fn with_outputs(xs: &Tensor, outputs: usize, product: impl FnOnce(&[f32], &mut [f32])) -> Result<Tensor> {
+    let x = xs.flatten_all()?.to_vec1::<f32>()?;
+    let mut out = vec![0f32; x.len() / xs.dim(D::Minus1)? * outputs];
+    product(&x, &mut out);
+    let mut shape = xs.dims().to_vec();
+    *shape.last_mut().expect("at least one dimension") = outputs;
+    Tensor::from_vec(out, shape, xs.device())
 }
 
 /// The token embedding table, looked up row by row in its stored format: an f32 copy of the

@@ -1,5 +1,6 @@
-//! Matrix products on quantised weights as the GGUF file stores them: Q5_0, Q8_0, Q4_K and Q6_K,
-//! every tensor type of the shipped Qwen2.5-Coder files except the F32 norms.
+//! Matrix products on quantised weights: Q5_0 and Q8_0 as the GGUF file stores them, Q4_K and
+//! Q6_K repacked eight rows at a time ([`Packed`]); every tensor type of the shipped
+//! Qwen2.5-Coder files except the F32 norms.
 //!
 //! Why zhbrief has its own: Candle multiplies Q5_0 in a scalar loop, and its K-quant paths
 //! (dequantise to f32 per call for a batch, repack on first use) left the 1.5B translation model
@@ -7,7 +8,7 @@
 //! blocks (32 values for Q5_0/Q8_0, 256 with sums of each 16 for the K-quants, as llama.cpp
 //! does), and each weight block is decoded once for up to [`GROUP`] activation rows (for a
 //! prompt's many rows, each 32-weight activation block is also loaded once for four weight rows,
-//! [`Kernel::dot_tile`]): integer dot products with AVX-512 VNNI or AVX2 where the CPU has them
+//! [`Kernel::dot_tile`]; a packed K-quant block holds eight weight rows): integer dot products with AVX-512 VNNI or AVX2 where the CPU has them
 //! (detected at run time, so one binary runs anywhere), a portable loop elsewhere. Every path
 //! computes the same integer sums and adds them in the same order with the same roundings, so
 //! their results are bit-identical, and a row's result never depends on how many rows are
@@ -42,6 +43,9 @@ macro_rules! by_group_size {
 
 mod blocks32;
 mod kquants;
+mod packed;
+
+pub use packed::Packed;
 
 use half::f16;
 
@@ -97,8 +101,7 @@ pub enum Simd {
     Portable,
     /// x86-64 AVX2.
     Avx2,
-    /// x86-64 AVX-512 with VNNI (byte dot products into 32-bit lanes), for the 32-weight
-    /// formats; the K-quants run their AVX2 path on it.
+    /// x86-64 AVX-512 with VNNI (byte dot products into 32-bit lanes).
     Avx512Vnni,
 }
 
@@ -165,8 +168,8 @@ pub fn matmul_with(simd: Simd, format: Format, weights: &[u8], rows: usize, cols
     match format {
         Format::Q5_0 => run::<blocks32::Q5_0>(simd, weights, rows, cols, x, out),
         Format::Q8_0 => run::<blocks32::Q8_0>(simd, weights, rows, cols, x, out),
-        Format::Q4K => run::<kquants::Q4K>(simd, weights, rows, cols, x, out),
-        Format::Q6K => run::<kquants::Q6K>(simd, weights, rows, cols, x, out),
+        // Repacked for this call: a model keeps its K-quant matrices packed ([`Packed`]).
+        Format::Q4K | Format::Q6K => Packed::new(format, weights, rows, cols).expect("a K-quant").matmul_with(simd, x, out),
     }
 }
 
@@ -241,8 +244,8 @@ fn run<K: Kernel>(simd: Simd, weights: &[u8], rows: usize, cols: usize, x: &[f32
 }
 
 /// Pads 1 to `N` results to [`GROUP`] with zeros.
-fn widen<const N: usize>(sums: [f32; N]) -> [f32; GROUP] {
-    std::array::from_fn(|j| sums.get(j).copied().unwrap_or(0.0))
+fn widen<T: Copy + Default, const N: usize>(sums: [T; N]) -> [T; GROUP] {
+    std::array::from_fn(|j| sums.get(j).copied().unwrap_or_default())
 }
 
 /// The little-endian f16 at the start of `bytes`, as f32.
@@ -369,10 +372,17 @@ mod tests {
     #[test]
     #[ignore]
     fn kernel_throughput() {
-        for (dtype, format) in [(GgmlDType::Q5_0, Format::Q5_0), (GgmlDType::Q8_0, Format::Q8_0)] {
+        for (dtype, format) in FORMATS {
             for rows in [4864, 65536] {
-                let cols = 896;
+                // The 0.5B model's width for the 32-weight formats, the 1.5B model's for the K-quants.
+                let cols = if format.block_values() == kquants::BLOCK { 1536 } else { 896 };
                 let (bytes, _) = matrix(dtype, rows, cols, 3);
+                // K-quants packed once, as a model holds them.
+                let packed = Packed::new(format, &bytes, rows, cols);
+                let product = |x: &[f32], out: &mut [f32]| match &packed {
+                    Some(packed) => packed.matmul(x, out),
+                    None => matmul(format, &bytes, rows, cols, x, out),
+                };
                 for n in [1, 8, 64] {
                     let x = random(n * cols, 9);
                     let mut out = vec![0f32; n * rows];
@@ -380,7 +390,7 @@ mod tests {
                     let mut best = f64::MAX;
                     for _ in 0..7 {
                         let start = std::time::Instant::now();
-                        (0..repeats).for_each(|_| matmul(format, &bytes, rows, cols, &x, &mut out));
+                        (0..repeats).for_each(|_| product(&x, &mut out));
                         best = best.min(start.elapsed().as_secs_f64());
                     }
                     let rate = (rows * cols * n * repeats) as f64 / best / 1e9;

@@ -1,0 +1,439 @@
+//! Q4_K and Q6_K weights repacked eight rows at a time: the layout their products read fastest.
+//!
+//! Why: in GGUF's layout a SIMD register holds values of one weight row, so each sub-block's
+//! scale is applied per weight row and activation row, with a 16-bit multiply-add for every 32
+//! products, and each block's floating-point work is done per row pair. Here a register holds
+//! four consecutive values of eight rows: one byte dot product (`vpdpbusd` with VNNI) adds 32
+//! products into eight row lanes, four or eight of them cover a sub-block of eight rows, one
+//! 32-bit multiply applies the eight rows' scales, and a block's scaling is one float vector
+//! operation for eight rows. llama.cpp repacks K-quants for the same reason (`block_q4_Kx8`);
+//! this layout is zhbrief's own. Measured with `kernel_throughput` (2-core EPYC, G multiply-adds/s,
+//! before → after): 64 activation rows, Q4_K 88–91 → 242–263, Q6_K 102–113 → 203–220; one row
+//! (generation), Q4_K 35–36 → 100–142, Q6_K 36 → 60–102.
+//!
+//! A block's products (less Q4_K's minimums or Q6_K's −32 offset) are summed exactly in 32-bit
+//! integers per row; each block then adds them, scaled, to the row's float total in one order
+//! on every path, so the paths are bit-identical and a row's result never depends on the rows
+//! multiplied beside it.
+
+use super::kquants::{BLOCK, Q4K_BYTES, Q6K_BYTES, Row, q4k_scales, quantize};
+use super::{Format, GROUP, ROWS_PER_ITEM, Simd, TILE, f16_at, widen};
+
+/// Weight rows interleaved in a packed block.
+const ROWS: usize = 8;
+
+/// Where the 32 nibble bytes of the 32 values from `32·chunk`, part `part` (0…3), lie in a
+/// packed block of format `F`: byte `4r + i` holds value `8·part + i` of those 32 for row `r` in
+/// its low nibble and value `8·part + 4 + i` in its high nibble, so the low (high) nibbles are
+/// four consecutive values of each of the eight rows, as a byte dot product wants them.
+const fn nibbles_at<F: Layout>(chunk: usize, part: usize) -> usize {
+    F::CHUNKS + F::CHUNK_BYTES * chunk + 32 * part
+}
+
+/// Nibble `i` (0…31) of the 32 values from `32·chunk` of row `r` (see [`nibbles_at`]).
+fn nibble<F: Layout>(packed: &[u8], r: usize, chunk: usize, i: usize) -> i32 {
+    let byte = packed[nibbles_at::<F>(chunk, i / 8) + 4 * r + i % 4];
+    (if i % 8 < 4 { byte & 0x0F } else { byte >> 4 }) as i32
+}
+
+/// Where a packed format's eight 32-value chunks lie: one after another, each read whole
+/// before the next, so the weights stream in one ascending pass. (Q6_K's bit pairs in a
+/// region of their own, a second stream, ran at a quarter of the speed when the matrix came
+/// from memory: 17.6 against 73.7 G multiply-adds/s for one activation row.)
+trait Layout {
+    /// Bytes of eight rows' block.
+    const BYTES: usize;
+    /// Where the first chunk starts.
+    const CHUNKS: usize;
+    /// Bytes per chunk.
+    const CHUNK_BYTES: usize;
+}
+
+/// Eight nibbles of a 32-bit word's bytes, from the low (`high` false) or high nibbles of
+/// `eight` consecutive GGUF bytes, packed as [`nibbles_at`] lays out four values of a row.
+fn four_pairs(eight: [u8; 8], high: bool) -> [u8; 4] {
+    let values = (u64::from_le_bytes(eight) >> (4 * high as u32)) & 0x0F0F_0F0F_0F0F_0F0F;
+    ((values as u32) | (((values >> 32) as u32) << 4)).to_le_bytes()
+}
+
+/// Q4_K packed: d and dmin as f32 (8 each), the 6-bit scales and minimums as bytes
+/// (sub-block-major, 8 × 8 each), then each 32-value sub-block's 128 nibble bytes.
+struct Q4KPacked;
+
+impl Q4KPacked {
+    const SCALES: usize = 64;
+    const MINIMUMS: usize = 128;
+}
+
+impl Layout for Q4KPacked {
+    const BYTES: usize = Self::CHUNKS + 8 * Self::CHUNK_BYTES;
+    const CHUNKS: usize = 192;
+    const CHUNK_BYTES: usize = 128;
+}
+
+/// Q6_K packed: d as f32 (8), the signed 8-bit scales (sub-block-major, 16 × 8), then for each
+/// 32 values, their 128 nibble bytes and two 32-byte vectors `g` of bit pairs (one per 16-value
+/// sub-block) whose byte `4r + i` holds in bits `2m` the pair of value `16g + 4m + i` of row `r`.
+struct Q6KPacked;
+
+impl Q6KPacked {
+    const SCALES: usize = 32;
+
+    /// Where the bit pairs of vector `g` of chunk `chunk` lie.
+    const fn pairs_at(chunk: usize, g: usize) -> usize {
+        Self::CHUNKS + Self::CHUNK_BYTES * chunk + 128 + 32 * g
+    }
+}
+
+impl Layout for Q6KPacked {
+    const BYTES: usize = Self::CHUNKS + 8 * Self::CHUNK_BYTES;
+    const CHUNKS: usize = 160;
+    const CHUNK_BYTES: usize = 192;
+}
+
+/// A `(rows, cols)` Q4_K or Q6_K matrix in the packed layout (rows padded to a multiple of eight
+/// with zero rows).
+pub struct Packed {
+    format: Format,
+    bytes: Vec<u8>,
+    rows: usize,
+    cols: usize,
+}
+
+impl Packed {
+    /// Repacks a matrix stored as GGUF holds `format`, if it is a K-quant: whole bytes moved
+    /// eight nibbles at a time, so the 1.5B model's weights repack in a fraction of a second.
+    pub fn new(format: Format, gguf: &[u8], rows: usize, cols: usize) -> Option<Packed> {
+        let (gguf_bytes, packed_bytes) = match format {
+            Format::Q4K => (Q4K_BYTES, Q4KPacked::BYTES),
+            Format::Q6K => (Q6K_BYTES, Q6KPacked::BYTES),
+            Format::Q5_0 | Format::Q8_0 => return None,
+        };
+        assert!(cols > 0 && cols.is_multiple_of(BLOCK), "{format:?}: {cols} columns are not whole blocks");
+        let blocks = cols / BLOCK;
+        assert_eq!(gguf.len(), rows * blocks * gguf_bytes, "{format:?}: weight size");
+        let mut bytes = vec![0u8; rows.div_ceil(ROWS) * blocks * packed_bytes];
+        for (g, group) in bytes.chunks_exact_mut(blocks * packed_bytes).enumerate() {
+            for (b, packed) in group.chunks_exact_mut(packed_bytes).enumerate() {
+                for r in 0..ROWS.min(rows - g * ROWS) {
+                    let block = &gguf[((g * ROWS + r) * blocks + b) * gguf_bytes..][..gguf_bytes];
+                    match format {
+                        Format::Q4K => pack_q4k(block, r, packed),
+                        _ => pack_q6k(block, r, packed),
+                    }
+                }
+            }
+        }
+        Some(Packed { format, bytes, rows, cols })
+    }
+
+    /// Output rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// `out[i][r] = Σ_c weights[r][c] · x[i][c]` (`x` is `n × cols`, `out` `n × rows`), split
+    /// across Candle's worker threads, with the best instructions this CPU has.
+    pub fn matmul(&self, x: &[f32], out: &mut [f32]) {
+        self.matmul_with(Simd::detect(), x, out)
+    }
+
+    /// [`Packed::matmul`] on the given instructions (which the CPU must have).
+    pub fn matmul_with(&self, simd: Simd, x: &[f32], out: &mut [f32]) {
+        let (rows, cols) = (self.rows, self.cols);
+        assert!(x.len().is_multiple_of(cols), "matmul: {} activations for {cols} columns", x.len());
+        let n = x.len() / cols;
+        assert_eq!(out.len(), n * rows, "matmul: output size");
+        assert!(simd.is_available(), "matmul: this CPU cannot run {simd:?}");
+        let activations: Vec<Row> = x.chunks_exact(cols).map(quantize).collect();
+        let group_bytes = self.bytes.len() / rows.div_ceil(ROWS);
+        let out_address = out.as_mut_ptr() as usize;
+        candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(ROWS_PER_ITEM), |items| {
+            let own_rows = items.start * ROWS_PER_ITEM..rows.min(items.end * ROWS_PER_ITEM);
+            for (t, tile) in activations.chunks(TILE).enumerate() {
+                for first in own_rows.clone().step_by(ROWS) {
+                    let group = &self.bytes[first / ROWS * group_bytes..][..group_bytes];
+                    for (a, xs) in tile.chunks(GROUP).enumerate() {
+                        let sums = match self.format {
+                            Format::Q4K => dot!(simd, group, xs, q4k_portable, q4k_avx2, q4k_vnni),
+                            _ => dot!(simd, group, xs, q6k_portable, q6k_avx2, q6k_vnni),
+                        };
+                        for (j, sums) in sums[..xs.len()].iter().enumerate() {
+                            let i = t * TILE + a * GROUP + j;
+                            for (r, sum) in (first..own_rows.end.min(first + ROWS)).zip(sums) {
+                                // SAFETY: work items cover disjoint rows, so each element of
+                                // `out` (which outlives this call) is written by one worker only.
+                                unsafe { *(out_address as *mut f32).add(i * rows + r) = *sum };
+                            }
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The products of eight packed rows with 1 to [`GROUP`] activation rows, `[activation][row]`,
+/// on the AVX-512 VNNI, AVX2 or portable path.
+macro_rules! dot {
+    ($simd:expr, $group:expr, $xs:expr, $portable:ident, $avx2:ident, $vnni:ident) => {{
+        let (simd, group, xs): (Simd, &[u8], &[Row]) = ($simd, $group, $xs);
+        #[cfg(target_arch = "x86_64")]
+        let sums = match simd {
+            // SAFETY: a `Simd` is only used where the CPU has it (checked by `matmul_with`).
+            Simd::Avx512Vnni => unsafe { by_group_size!(xs, N => $vnni::<N>(group, xs)) },
+            Simd::Avx2 => unsafe { by_group_size!(xs, N => $avx2::<N>(group, xs)) },
+            Simd::Portable => std::array::from_fn(|j| xs.get(j).map_or([0.0; ROWS], |x| $portable(group, x))),
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let sums: [[f32; ROWS]; GROUP] = {
+            let _ = simd;
+            std::array::from_fn(|j| xs.get(j).map_or([0.0; ROWS], |x| $portable(group, x)))
+        };
+        sums
+    }};
+}
+use dot;
+
+fn pack_q4k(block: &[u8], r: usize, packed: &mut [u8]) {
+    packed[4 * r..][..4].copy_from_slice(&f16_at(block).to_le_bytes());
+    packed[32 + 4 * r..][..4].copy_from_slice(&f16_at(&block[2..]).to_le_bytes());
+    let (scales, mins) = q4k_scales(&block[4..16]);
+    for sub in 0..8 {
+        packed[Q4KPacked::SCALES + 8 * sub + r] = scales[sub];
+        packed[Q4KPacked::MINIMUMS + 8 * sub + r] = mins[sub];
+        // In GGUF, sub-block `sub` is the low (even) or high (odd) nibbles of the 32 bytes at
+        // 16 + 32·(sub / 2).
+        for part in 0..4 {
+            let at = 16 + 32 * (sub / 2) + 8 * part;
+            let four = four_pairs(block[at..at + 8].try_into().expect("eight bytes"), sub % 2 == 1);
+            packed[nibbles_at::<Q4KPacked>(sub, part) + 4 * r..][..4].copy_from_slice(&four);
+        }
+    }
+}
+
+fn pack_q6k(block: &[u8], r: usize, packed: &mut [u8]) {
+    packed[4 * r..][..4].copy_from_slice(&f16_at(&block[208..]).to_le_bytes());
+    for sub in 0..16 {
+        packed[Q6KPacked::SCALES + 8 * sub + r] = block[192 + sub];
+    }
+    // In GGUF, the 32 values from 128·half + 32·quarter take their low nibbles from the low
+    // (quarters 0, 1) or high (2, 3) nibbles of the 32 bytes at 64·half + 32·(quarter % 2), and
+    // their bit pairs from bits 2·quarter of the 32 bytes at 128 + 32·half.
+    for chunk in 0..8 {
+        let (half, quarter) = (chunk / 4, chunk % 4);
+        for part in 0..4 {
+            let at = 64 * half + 32 * (quarter % 2) + 8 * part;
+            let four = four_pairs(block[at..at + 8].try_into().expect("eight bytes"), quarter >= 2);
+            packed[nibbles_at::<Q6KPacked>(chunk, part) + 4 * r..][..4].copy_from_slice(&four);
+        }
+        for g in 0..2 {
+            for i in 0..4 {
+                let pair = |m: usize| (block[128 + 32 * half + 16 * g + 4 * m + i] >> (2 * quarter)) & 3;
+                packed[Q6KPacked::pairs_at(chunk, g) + 4 * r + i] = pair(0) | pair(1) << 2 | pair(2) << 4 | pair(3) << 6;
+            }
+        }
+    }
+}
+
+/// The f32 at `at` of a packed block.
+fn f32_at(packed: &[u8], at: usize) -> f32 {
+    f32::from_le_bytes(packed[at..at + 4].try_into().expect("four bytes"))
+}
+
+fn q4k_portable(group: &[u8], x: &Row) -> [f32; ROWS] {
+    let mut totals = [0f32; ROWS];
+    for (b, packed) in group.chunks_exact(Q4KPacked::BYTES).enumerate() {
+        let values = &x.values[b * BLOCK..][..BLOCK];
+        let sums = &x.sums[b * 16..][..16];
+        let scale = x.scales[b];
+        for (r, total) in totals.iter_mut().enumerate() {
+            let (mut products, mut minimums) = (0i32, 0i32);
+            for sub in 0..8 {
+                let dot: i32 = (0..32).map(|i| nibble::<Q4KPacked>(packed, r, sub, i) * values[32 * sub + i] as i32).sum();
+                products += packed[Q4KPacked::SCALES + 8 * sub + r] as i32 * dot;
+                minimums += packed[Q4KPacked::MINIMUMS + 8 * sub + r] as i32 * (sums[2 * sub] as i32 + sums[2 * sub + 1] as i32);
+            }
+            *total += f32_at(packed, 4 * r) * scale * products as f32 - f32_at(packed, 32 + 4 * r) * scale * minimums as f32;
+        }
+    }
+    totals
+}
+
+fn q6k_portable(group: &[u8], x: &Row) -> [f32; ROWS] {
+    let mut totals = [0f32; ROWS];
+    for (b, packed) in group.chunks_exact(Q6KPacked::BYTES).enumerate() {
+        let values = &x.values[b * BLOCK..][..BLOCK];
+        let sums = &x.sums[b * 16..][..16];
+        for (r, total) in totals.iter_mut().enumerate() {
+            let mut products = 0i32;
+            for sub in 0..16 {
+                let (chunk, g) = (sub / 2, sub % 2);
+                let value = |i: usize| {
+                    let high = packed[Q6KPacked::pairs_at(chunk, g) + 4 * r + i % 4] >> (2 * (i / 4)) & 3;
+                    nibble::<Q6KPacked>(packed, r, chunk, 16 * g + i) | (high as i32) << 4
+                };
+                let dot: i32 = (0..16).map(|i| value(i) * values[16 * sub + i] as i32).sum();
+                products += packed[Q6KPacked::SCALES + 8 * sub + r] as i8 as i32 * (dot - 32 * sums[sub] as i32);
+            }
+            *total += f32_at(packed, 4 * r) * x.scales[b] * products as f32;
+        }
+    }
+    totals
+}
+
+/// Byte dot products of unsigned weights and signed activations into 32-bit lanes, as AVX2 does
+/// them: 16-bit pairs (at most 2·63·128, never saturating), then pairs of pairs.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn add_byte_products_avx2(
+    chain: std::arch::x86_64::__m256i,
+    weights: std::arch::x86_64::__m256i,
+    activations: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    let pairs = _mm256_maddubs_epi16(weights, activations);
+    _mm256_add_epi32(chain, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+}
+
+/// [`add_byte_products_avx2`] in one VNNI instruction: the same exact integer sums.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
+#[inline]
+fn add_byte_products_vnni(
+    chain: std::arch::x86_64::__m256i,
+    weights: std::arch::x86_64::__m256i,
+    activations: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    std::arch::x86_64::_mm256_dpbusd_epi32(chain, weights, activations)
+}
+
+/// The x86 products of eight packed rows with `N` activation rows, `[activation][row]`, written
+/// once for AVX2 and for AVX-512 VNNI, which differ only in how bytes are multiplied and added.
+#[cfg(target_arch = "x86_64")]
+macro_rules! packed_dots {
+    ($q4k:ident, $q6k:ident, $features:literal, $accumulate:ident) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $q4k<const N: usize>(group: &[u8], xs: &[Row]) -> [[f32; ROWS]; N] {
+            use std::arch::x86_64::*;
+            // SAFETY: the loads stay inside the packed blocks and the activation rows.
+            unsafe {
+                let low_nibble = _mm256_set1_epi8(0x0F);
+                let mut totals = [_mm256_setzero_ps(); N];
+                for (b, packed) in group.chunks_exact(Q4KPacked::BYTES).enumerate() {
+                    let at = packed.as_ptr();
+                    let mut products = [_mm256_setzero_si256(); N];
+                    let mut minimums = [_mm256_setzero_si256(); N];
+                    for sub in 0..8 {
+                        let bytes = |offset: usize| _mm256_cvtepu8_epi32(_mm_loadl_epi64(at.add(offset) as *const __m128i));
+                        let scales = bytes(Q4KPacked::SCALES + 8 * sub);
+                        // Each row's minimum in both 16-bit halves of its lane, for a multiply-add
+                        // with the activation sums of the sub-block's two halves.
+                        let mins = bytes(Q4KPacked::MINIMUMS + 8 * sub);
+                        let mins = _mm256_or_si256(mins, _mm256_slli_epi32(mins, 16));
+                        let mut weights = [_mm256_setzero_si256(); 8];
+                        for part in 0..4 {
+                            let nibbles = _mm256_loadu_si256(at.add(nibbles_at::<Q4KPacked>(sub, part)) as *const __m256i);
+                            weights[2 * part] = _mm256_and_si256(nibbles, low_nibble);
+                            weights[2 * part + 1] = _mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_nibble);
+                        }
+                        for (j, x) in xs[..N].iter().enumerate() {
+                            let activations = x.values.as_ptr().add(b * BLOCK + 32 * sub) as *const i32;
+                            // Two chains, so that an accumulating instruction's latency is hidden.
+                            let mut chains = [_mm256_setzero_si256(); 2];
+                            for (k, weights) in weights.iter().enumerate() {
+                                let four = _mm256_set1_epi32(activations.add(k).read_unaligned());
+                                chains[k % 2] = $accumulate(chains[k % 2], *weights, four);
+                            }
+                            let dot = _mm256_add_epi32(chains[0], chains[1]);
+                            products[j] = _mm256_add_epi32(products[j], _mm256_mullo_epi32(dot, scales));
+                            let halves = _mm256_set1_epi32((x.sums.as_ptr().add(b * 16 + 2 * sub) as *const i32).read_unaligned());
+                            minimums[j] = _mm256_add_epi32(minimums[j], _mm256_madd_epi16(mins, halves));
+                        }
+                    }
+                    let (d, dmin) = (_mm256_loadu_ps(at as *const f32), _mm256_loadu_ps(at.add(32) as *const f32));
+                    for (j, x) in xs[..N].iter().enumerate() {
+                        let scale = _mm256_set1_ps(x.scales[b]);
+                        let products = _mm256_mul_ps(_mm256_mul_ps(d, scale), _mm256_cvtepi32_ps(products[j]));
+                        let minimums = _mm256_mul_ps(_mm256_mul_ps(dmin, scale), _mm256_cvtepi32_ps(minimums[j]));
+                        totals[j] = _mm256_add_ps(totals[j], _mm256_sub_ps(products, minimums));
+                    }
+                }
+                std::array::from_fn(|j| {
+                    let mut row = [0f32; ROWS];
+                    _mm256_storeu_ps(row.as_mut_ptr(), totals[j]);
+                    row
+                })
+            }
+        }
+
+        #[target_feature(enable = $features)]
+        unsafe fn $q6k<const N: usize>(group: &[u8], xs: &[Row]) -> [[f32; ROWS]; N] {
+            use std::arch::x86_64::*;
+            // SAFETY: the loads stay inside the packed blocks and the activation rows.
+            unsafe {
+                let (low_nibble, pair) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x30));
+                let mut totals = [_mm256_setzero_ps(); N];
+                for (b, packed) in group.chunks_exact(Q6KPacked::BYTES).enumerate() {
+                    let at = packed.as_ptr();
+                    let mut products = [_mm256_setzero_si256(); N];
+                    let mut offsets = [_mm256_setzero_si256(); N];
+                    for chunk in 0..8 {
+                        let scales =
+                            |sub: usize| _mm256_cvtepi8_epi32(_mm_loadl_epi64(at.add(Q6KPacked::SCALES + 8 * sub) as *const __m128i));
+                        let scales = [scales(2 * chunk), scales(2 * chunk + 1)];
+                        // The two sub-blocks' scales as 16-bit pairs, for a multiply-add with
+                        // the activation sums of the two.
+                        let scale_pairs =
+                            _mm256_or_si256(_mm256_and_si256(scales[0], _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(scales[1], 16));
+                        let mut weights = [_mm256_setzero_si256(); 8];
+                        for part in 0..4 {
+                            let nibbles = _mm256_loadu_si256(at.add(nibbles_at::<Q6KPacked>(chunk, part)) as *const __m256i);
+                            weights[2 * part] = _mm256_and_si256(nibbles, low_nibble);
+                            weights[2 * part + 1] = _mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_nibble);
+                        }
+                        for g in 0..2 {
+                            let high = _mm256_loadu_si256(at.add(Q6KPacked::pairs_at(chunk, g)) as *const __m256i);
+                            // Bits 2m of each byte moved to bits 4–5 (16-bit shifts: what crosses
+                            // a byte boundary lands outside the mask).
+                            let shifted = [_mm256_slli_epi16(high, 4), _mm256_slli_epi16(high, 2), high, _mm256_srli_epi16(high, 2)];
+                            for (m, shifted) in shifted.into_iter().enumerate() {
+                                let k = 4 * g + m;
+                                weights[k] = _mm256_or_si256(weights[k], _mm256_and_si256(shifted, pair));
+                            }
+                        }
+                        for (j, x) in xs[..N].iter().enumerate() {
+                            let activations = x.values.as_ptr().add(b * BLOCK + 32 * chunk) as *const i32;
+                            let mut dots = [_mm256_setzero_si256(); 2];
+                            for (k, weights) in weights.iter().enumerate() {
+                                let four = _mm256_set1_epi32(activations.add(k).read_unaligned());
+                                dots[k / 4] = $accumulate(dots[k / 4], *weights, four);
+                            }
+                            let scaled = _mm256_add_epi32(_mm256_mullo_epi32(dots[0], scales[0]), _mm256_mullo_epi32(dots[1], scales[1]));
+                            products[j] = _mm256_add_epi32(products[j], scaled);
+                            let sums = _mm256_set1_epi32((x.sums.as_ptr().add(b * 16 + 2 * chunk) as *const i32).read_unaligned());
+                            offsets[j] = _mm256_add_epi32(offsets[j], _mm256_madd_epi16(scale_pairs, sums));
+                        }
+                    }
+                    let d = _mm256_loadu_ps(at as *const f32);
+                    for (j, x) in xs[..N].iter().enumerate() {
+                        let sums = _mm256_sub_epi32(products[j], _mm256_slli_epi32(offsets[j], 5));
+                        let scaled = _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(x.scales[b])), _mm256_cvtepi32_ps(sums));
+                        totals[j] = _mm256_add_ps(totals[j], scaled);
+                    }
+                }
+                std::array::from_fn(|j| {
+                    let mut row = [0f32; ROWS];
+                    _mm256_storeu_ps(row.as_mut_ptr(), totals[j]);
+                    row
+                })
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+packed_dots!(q4k_avx2, q6k_avx2, "avx2", add_byte_products_avx2);
+#[cfg(target_arch = "x86_64")]
+packed_dots!(q4k_vnni, q6k_vnni, "avx2,avx512f,avx512vl,avx512vnni", add_byte_products_vnni);
