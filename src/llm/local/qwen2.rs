@@ -23,14 +23,12 @@ use candle_transformers::quantized_nn::RmsNorm;
 
 use super::{CausalLm, kernels};
 
-/// Rows (tokens) from which a Q5_0 product dequantises its weight to f32 for the call and
-/// multiplies with Candle's gemm; every other format, and Q5_0 below this, goes through
-/// zhbrief's own kernels. Measured on the real article's 1,336-token prompt (2-core EPYC):
-/// Q5_0, cheap to dequantise, is still as fast or faster through gemm (0.5B model: 103–108
-/// against 107–141 tokens/s, noisy); the K-quants go through their packed kernels at any size
-/// (1.5B model: 111 tokens/s, where dequantising for gemm gave 37). Q8_0 is the 0.5B model's vocabulary product, run on hundreds of rows when
-/// translations are scored: its own kernel spares the 545 MB f32 copy of that matrix per call
-/// (real article, `--abstractive --translate`: 173 → 142 s, peak RSS 1.44 → 0.97 GiB).
+/// Rows (tokens) from which a weight in a format without a kernel here is dequantised to f32
+/// for the call and multiplied with Candle's gemm. The shipped models have none: every weight
+/// of theirs is packed for zhbrief's kernels ([`kernels::Packed`]), which beat gemm on
+/// dequantised weights at any size (real article's 1,336-token prompt, 2-core EPYC: the 1.5B
+/// model 111 tokens/s where gemm gave 37; the 0.5B's Q5_0 see the README) and need no f32 copy
+/// of a matrix per call (545 MB for the 0.5B model's vocabulary product).
 const DEQUANTIZE_FROM_ROWS: usize = 32;
 /// Query rows below which attention runs in place on the cache ([`attend_few`]); a prompt
 /// batch goes through Candle's batched matrix products, which its size keeps efficient.
@@ -41,11 +39,10 @@ const ATTEND_IN_PLACE_BELOW: usize = 32;
 /// steps of 1,024, 400 MB of the 1.5B model's peak for 8% of use.
 const KV_CACHE_STEP: usize = 64;
 
-/// A weight matrix: zhbrief's own kernels for the formats they cover (for a prompt batch, where
-/// they beat gemm); otherwise Candle's quantised dot products for a few rows and f32 gemm on the
-/// dequantised weight for a batch.
+/// A weight matrix: zhbrief's own kernels for the formats they cover; otherwise Candle's
+/// quantised dot products for a few rows and f32 gemm on the dequantised weight for a batch.
 enum Linear {
-    /// Q4_K and Q6_K on the CPU, repacked for zhbrief's kernels ([`kernels::Packed`]); the GGUF
+    /// A format with a kernel here, on the CPU, repacked for it ([`kernels::Packed`]); the GGUF
     /// copy is dropped, so the model holds its weights once.
     Packed(kernels::Packed),
     /// Every other format, as the GGUF file stores it.
@@ -57,10 +54,8 @@ impl Linear {
         let weight = weight.into();
         if let Some(format) = kernels::Format::of(weight.dtype()).filter(|_| weight.device().is_cpu()) {
             let (rows, cols) = weight.shape().dims2()?;
-            if cols.is_multiple_of(format.block_values())
-                && let Some(packed) = kernels::Packed::new(format, &weight.data()?, rows, cols)
-            {
-                return Ok(Linear::Packed(packed));
+            if cols.is_multiple_of(format.block_values()) {
+                return Ok(Linear::Packed(kernels::Packed::new(format, &weight.data()?, rows, cols)));
             }
         }
         Ok(Linear::Stored { quantized: QMatMul::from_arc(weight.clone())?, weight })
@@ -74,11 +69,6 @@ impl Linear {
             Linear::Stored { weight, quantized } => (weight, quantized),
         };
         let rows = xs.elem_count() / xs.dim(D::Minus1)?;
-        if let Some(format) = own_kernel(weight, xs).filter(|f| rows < DEQUANTIZE_FROM_ROWS || *f != kernels::Format::Q5_0) {
-            let (outputs, inputs) = weight.shape().dims2()?;
-            let bytes = weight.data()?;
-            return with_outputs(xs, outputs, |x, out| kernels::matmul(format, &bytes, outputs, inputs, x, out));
-        }
         if rows < DEQUANTIZE_FROM_ROWS {
             if rows == 1 {
                 return quantized.forward(xs);
@@ -102,13 +92,6 @@ impl Linear {
         };
         xs.matmul(&weight)
     }
-}
-
-/// The format of zhbrief's own kernel for this weight and input, if it has one.
-fn own_kernel(weight: &QTensor, xs: &Tensor) -> Option<kernels::Format> {
-    let format = kernels::Format::of(weight.dtype())?;
-    let (_, inputs) = weight.shape().dims2().ok()?;
-    (xs.device().is_cpu() && inputs.is_multiple_of(format.block_values())).then_some(format)
 }
 
 /// `xs` (`(…, inputs)`) multiplied on the CPU by `product`, which fills `outputs` values per row.

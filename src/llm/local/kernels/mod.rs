@@ -1,14 +1,13 @@
-//! Matrix products on quantised weights: Q5_0 and Q8_0 as the GGUF file stores them, Q4_K and
-//! Q6_K repacked eight rows at a time ([`Packed`]); every tensor type of the shipped
-//! Qwen2.5-Coder files except the F32 norms.
+//! Matrix products on quantised weights: Q5_0, Q8_0, Q4_K and Q6_K, every tensor type of the
+//! shipped Qwen2.5-Coder files except the F32 norms, repacked at load eight rows at a time
+//! ([`Packed`]).
 //!
 //! Why zhbrief has its own: Candle multiplies Q5_0 in a scalar loop, and its K-quant paths
 //! (dequantise to f32 per call for a batch, repack on first use) left the 1.5B translation model
 //! at a third of llama.cpp's speed. Here the activations are quantised once per row to 8-bit
 //! blocks (32 values for Q5_0/Q8_0, 256 with sums of each 16 for the K-quants, as llama.cpp
-//! does), and each weight block is decoded once for up to [`GROUP`] activation rows (for a
-//! prompt's many rows, each 32-weight activation block is also loaded once for four weight rows,
-//! [`Kernel::dot_tile`]; a packed K-quant block holds eight weight rows): integer dot products with AVX-512 VNNI or AVX2 where the CPU has them
+//! does), and each packed block of eight weight rows is decoded once for up to [`GROUP`]
+//! activation rows: integer dot products with AVX-512 VNNI or AVX2 where the CPU has them
 //! (detected at run time, so one binary runs anywhere), a portable loop elsewhere. Every path
 //! computes the same integer sums and adds them in the same order with the same roundings, so
 //! their results are bit-identical, and a row's result never depends on how many rows are
@@ -134,12 +133,6 @@ impl Simd {
 /// Activation rows multiplied per pass over a weight block: four keep every accumulator in a
 /// register.
 pub const GROUP: usize = 4;
-/// Weight rows a kernel may multiply together with a group of activation rows
-/// ([`Kernel::dot_tile`]): each decoded weight block then serves [`GROUP`] activation rows and
-/// each loaded activation block [`WEIGHT_ROWS`] weight rows.
-const WEIGHT_ROWS: usize = 4;
-/// Activation rows from which weight rows are multiplied [`WEIGHT_ROWS`] at a time.
-const TILED_FROM_ROWS: usize = 32;
 /// Output rows per unit of work handed to a thread.
 const ROWS_PER_ITEM: usize = 16;
 /// Activation rows per tile: a tile's quantised rows (64 × 8,960 bytes at most in the shipped
@@ -165,12 +158,8 @@ pub fn matmul_with(simd: Simd, format: Format, weights: &[u8], rows: usize, cols
     assert_eq!(out.len(), n * rows, "matmul: output size");
     assert_eq!(weights.len(), rows * cols / format.block_values() * format.block_bytes(), "matmul: weight size");
     assert!(simd.is_available(), "matmul: this CPU cannot run {simd:?}");
-    match format {
-        Format::Q5_0 => run::<blocks32::Q5_0>(simd, weights, rows, cols, x, out),
-        Format::Q8_0 => run::<blocks32::Q8_0>(simd, weights, rows, cols, x, out),
-        // Repacked for this call: a model keeps its K-quant matrices packed ([`Packed`]).
-        Format::Q4K | Format::Q6K => Packed::new(format, weights, rows, cols).expect("a K-quant").matmul_with(simd, x, out),
-    }
+    // Repacked for this call: a model keeps its matrices packed.
+    Packed::new(format, weights, rows, cols).matmul_with(simd, x, out)
 }
 
 /// Row `index` of a `(rows, cols)` matrix in `format`, dequantised into `out` (`cols` long): an
@@ -185,62 +174,6 @@ pub fn dequantize_row(format: Format, weights: &[u8], cols: usize, index: usize,
         Format::Q4K => blocks.for_each(|(b, o)| kquants::Q4K::dequantize(b, o)),
         Format::Q6K => blocks.for_each(|(b, o)| kquants::Q6K::dequantize(b, o)),
     }
-}
-
-/// What a weight format's kernel needs: how to quantise an activation row for it and the dot
-/// products of one weight row with a few activation rows.
-trait Kernel {
-    /// One activation row, quantised for this format.
-    type Activation: Sync + Send;
-    /// Quantises one activation row.
-    fn quantize(x: &[f32]) -> Self::Activation;
-    /// The dot products of one row of weights with 1 to [`GROUP`] activation rows (unused slots
-    /// are 0).
-    fn dot_group(simd: Simd, row: &[u8], xs: &[Self::Activation]) -> [f32; GROUP];
-    /// [`Kernel::dot_group`] for 1 to [`WEIGHT_ROWS`] consecutive weight rows of `row_bytes`
-    /// each, bit for bit; a kernel overrides it where sharing loads across rows pays.
-    fn dot_tile(simd: Simd, rows: &[u8], row_bytes: usize, xs: &[Self::Activation]) -> [[f32; GROUP]; WEIGHT_ROWS] {
-        row_by_row::<Self>(simd, rows, row_bytes, xs)
-    }
-}
-
-/// [`Kernel::dot_tile`] as [`Kernel::dot_group`] one weight row after another.
-fn row_by_row<K: Kernel + ?Sized>(simd: Simd, rows: &[u8], row_bytes: usize, xs: &[K::Activation]) -> [[f32; GROUP]; WEIGHT_ROWS] {
-    let mut rows = rows.chunks_exact(row_bytes);
-    std::array::from_fn(|_| rows.next().map_or([0.0; GROUP], |row| K::dot_group(simd, row, xs)))
-}
-
-fn run<K: Kernel>(simd: Simd, weights: &[u8], rows: usize, cols: usize, x: &[f32], out: &mut [f32]) {
-    let activations: Vec<K::Activation> = x.chunks_exact(cols).map(K::quantize).collect();
-    let row_bytes = weights.len() / rows;
-    // Weight rows side by side pay where the weights are read many times from cache (prompts);
-    // a few activation rows stream the weights from memory, which reads a row at a time faster.
-    let weight_rows = if activations.len() >= TILED_FROM_ROWS { WEIGHT_ROWS } else { 1 };
-    let out_address = out.as_mut_ptr() as usize;
-    candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(ROWS_PER_ITEM), |items| {
-        let own_rows = items.start * ROWS_PER_ITEM..rows.min(items.end * ROWS_PER_ITEM);
-        for (t, tile) in activations.chunks(TILE).enumerate() {
-            // A few weight rows at a time against each group: the group's quantised rows stay in
-            // L1 across those weight rows, which stay in L1/L2 across the tile's groups.
-            for first in own_rows.clone().step_by(ROWS_PER_ITEM) {
-                let block_rows = first..own_rows.end.min(first + ROWS_PER_ITEM);
-                for (g, group) in tile.chunks(GROUP).enumerate() {
-                    for first_row in block_rows.clone().step_by(weight_rows) {
-                        let end = block_rows.end.min(first_row + weight_rows);
-                        let sums = K::dot_tile(simd, &weights[first_row * row_bytes..end * row_bytes], row_bytes, group);
-                        for (row, sums) in (first_row..end).zip(sums) {
-                            for (j, sum) in sums[..group.len()].iter().enumerate() {
-                                let i = t * TILE + g * GROUP + j;
-                                // SAFETY: work items cover disjoint rows, so each element of
-                                // `out` (which outlives this call) is written by one worker only.
-                                unsafe { *(out_address as *mut f32).add(i * rows + row) = *sum };
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    });
 }
 
 /// Pads 1 to `N` results to [`GROUP`] with zeros.
@@ -379,10 +312,7 @@ mod tests {
                 let (bytes, _) = matrix(dtype, rows, cols, 3);
                 // K-quants packed once, as a model holds them.
                 let packed = Packed::new(format, &bytes, rows, cols);
-                let product = |x: &[f32], out: &mut [f32]| match &packed {
-                    Some(packed) => packed.matmul(x, out),
-                    None => matmul(format, &bytes, rows, cols, x, out),
-                };
+                let product = |x: &[f32], out: &mut [f32]| packed.matmul(x, out);
                 for n in [1, 8, 64] {
                     let x = random(n * cols, 9);
                     let mut out = vec![0f32; n * rows];

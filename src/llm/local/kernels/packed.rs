@@ -1,22 +1,25 @@
-//! Q4_K and Q6_K weights repacked eight rows at a time: the layout their products read fastest.
+//! Weights repacked eight rows at a time: the layout their products read fastest.
 //!
-//! Why: in GGUF's layout a SIMD register holds values of one weight row, so each sub-block's
-//! scale is applied per weight row and activation row, with a 16-bit multiply-add for every 32
-//! products, and each block's floating-point work is done per row pair. Here a register holds
-//! four consecutive values of eight rows: one byte dot product (`vpdpbusd` with VNNI) adds 32
-//! products into eight row lanes, four or eight of them cover a sub-block of eight rows, one
-//! 32-bit multiply applies the eight rows' scales, and a block's scaling is one float vector
-//! operation for eight rows. llama.cpp repacks K-quants for the same reason (`block_q4_Kx8`);
-//! this layout is zhbrief's own. Measured with `kernel_throughput` (2-core EPYC, G multiply-adds/s,
-//! before → after): 64 activation rows, Q4_K 88–91 → 242–263, Q6_K 102–113 → 203–220; one row
-//! (generation), Q4_K 35–36 → 100–142, Q6_K 36 → 60–102.
+//! Why: in GGUF's layout a SIMD register holds values of one weight row, so the block's scales
+//! (for the K-quants, one per sub-block) are applied per weight row and activation row, and each
+//! block's floating-point work is done per row pair. Here a register holds four consecutive
+//! values of eight rows: one byte dot product (`vpdpbusd` with VNNI) adds 32 products into
+//! eight row lanes, eight of them cover 32 values of eight rows, one 32-bit multiply applies
+//! the eight rows' sub-block scales, and a block's float scaling is one vector operation for
+//! eight rows. Weights are stored unsigned (Q5_0 plus 16, Q8_0 plus 128), the activation sums
+//! taking the offset off again. llama.cpp repacks for the same reason (`block_q4_Kx8`); this
+//! layout is zhbrief's own. Measured with `kernel_throughput` (2-core EPYC, G multiply-adds/s,
+//! GGUF layout → packed): 64 activation rows, Q4_K 88–91 → 240–267, Q6_K 102–113 → 198–225,
+//! Q5_0 60–64 → 177–182, Q8_0 76–78 → 175–205; one row (generation), Q4_K 35–36 → 88–156,
+//! Q6_K 36 → 74–112, Q5_0 27 → 87–101, Q8_0 29–30 → 45–119.
 //!
-//! A block's products (less Q4_K's minimums or Q6_K's −32 offset) are summed exactly in 32-bit
+//! A block's products (less the offsets, Q4_K's minimums or Q6_K's −32) are summed exactly in 32-bit
 //! integers per row; each block then adds them, scaled, to the row's float total in one order
 //! on every path, so the paths are bit-identical and a row's result never depends on the rows
 //! multiplied beside it.
 
-use super::kquants::{BLOCK, Q4K_BYTES, Q6K_BYTES, Row, q4k_scales, quantize};
+use super::blocks32::{self, Q5_0, Q8_0};
+use super::kquants::{self, BLOCK, Q4K_BYTES, Q6K_BYTES, Row, q4k_scales};
 use super::{Format, GROUP, ROWS_PER_ITEM, Simd, TILE, f16_at, widen};
 
 /// Weight rows interleaved in a packed block.
@@ -91,7 +94,33 @@ impl Layout for Q6KPacked {
     const CHUNK_BYTES: usize = 192;
 }
 
-/// A `(rows, cols)` Q4_K or Q6_K matrix in the packed layout (rows padded to a multiple of eight
+/// Q5_0 packed, per 32 weights: d as f32 (8), the nibbles of the weights plus 16 (one chunk),
+/// then 32 bytes of their fifth bits: byte `4r + i` holds in bit `k` that of value `4k + i`.
+struct Q5_0Packed;
+
+impl Q5_0Packed {
+    const FIFTH_BITS: usize = 160;
+}
+
+impl Layout for Q5_0Packed {
+    const BYTES: usize = 192;
+    const CHUNKS: usize = 32;
+    const CHUNK_BYTES: usize = 128;
+}
+
+/// Q8_0 packed, per 32 weights: d as f32 (8), then eight 32-byte vectors `k` whose byte
+/// `4r + i` is value `4k + i` of row `r` plus 128 (its sign bit flipped).
+struct Q8_0Packed;
+
+impl Q8_0Packed {
+    const BYTES: usize = 288;
+    const VALUES: usize = 32;
+}
+
+/// Packs row `r` (0…7) of a GGUF block into a packed block.
+type PackRow = fn(&[u8], usize, &mut [u8]);
+
+/// A `(rows, cols)` matrix in the packed layout (rows padded to a multiple of eight
 /// with zero rows).
 pub struct Packed {
     format: Format,
@@ -101,30 +130,28 @@ pub struct Packed {
 }
 
 impl Packed {
-    /// Repacks a matrix stored as GGUF holds `format`, if it is a K-quant: whole bytes moved
-    /// eight nibbles at a time, so the 1.5B model's weights repack in a fraction of a second.
-    pub fn new(format: Format, gguf: &[u8], rows: usize, cols: usize) -> Option<Packed> {
-        let (gguf_bytes, packed_bytes) = match format {
-            Format::Q4K => (Q4K_BYTES, Q4KPacked::BYTES),
-            Format::Q6K => (Q6K_BYTES, Q6KPacked::BYTES),
-            Format::Q5_0 | Format::Q8_0 => return None,
+    /// Repacks a matrix stored as GGUF holds `format`: whole bytes moved eight nibbles at a time
+    /// where the formats allow.
+    pub fn new(format: Format, gguf: &[u8], rows: usize, cols: usize) -> Packed {
+        let (gguf_bytes, packed_bytes, pack): (usize, usize, PackRow) = match format {
+            Format::Q4K => (Q4K_BYTES, Q4KPacked::BYTES, pack_q4k),
+            Format::Q6K => (Q6K_BYTES, Q6KPacked::BYTES, pack_q6k),
+            Format::Q5_0 => (Q5_0::BYTES, Q5_0Packed::BYTES, pack_q5_0),
+            Format::Q8_0 => (Q8_0::BYTES, Q8_0Packed::BYTES, pack_q8_0),
         };
-        assert!(cols > 0 && cols.is_multiple_of(BLOCK), "{format:?}: {cols} columns are not whole blocks");
-        let blocks = cols / BLOCK;
+        let block_values = format.block_values();
+        assert!(cols > 0 && cols.is_multiple_of(block_values), "{format:?}: {cols} columns are not whole blocks");
+        let blocks = cols / block_values;
         assert_eq!(gguf.len(), rows * blocks * gguf_bytes, "{format:?}: weight size");
         let mut bytes = vec![0u8; rows.div_ceil(ROWS) * blocks * packed_bytes];
         for (g, group) in bytes.chunks_exact_mut(blocks * packed_bytes).enumerate() {
             for (b, packed) in group.chunks_exact_mut(packed_bytes).enumerate() {
                 for r in 0..ROWS.min(rows - g * ROWS) {
-                    let block = &gguf[((g * ROWS + r) * blocks + b) * gguf_bytes..][..gguf_bytes];
-                    match format {
-                        Format::Q4K => pack_q4k(block, r, packed),
-                        _ => pack_q6k(block, r, packed),
-                    }
+                    pack(&gguf[((g * ROWS + r) * blocks + b) * gguf_bytes..][..gguf_bytes], r, packed);
                 }
             }
         }
-        Some(Packed { format, bytes, rows, cols })
+        Packed { format, bytes, rows, cols }
     }
 
     /// Output rows.
@@ -140,12 +167,28 @@ impl Packed {
 
     /// [`Packed::matmul`] on the given instructions (which the CPU must have).
     pub fn matmul_with(&self, simd: Simd, x: &[f32], out: &mut [f32]) {
-        let (rows, cols) = (self.rows, self.cols);
-        assert!(x.len().is_multiple_of(cols), "matmul: {} activations for {cols} columns", x.len());
-        let n = x.len() / cols;
-        assert_eq!(out.len(), n * rows, "matmul: output size");
+        assert!(x.len().is_multiple_of(self.cols), "matmul: {} activations for {} columns", x.len(), self.cols);
+        assert_eq!(out.len(), x.len() / self.cols * self.rows, "matmul: output size");
         assert!(simd.is_available(), "matmul: this CPU cannot run {simd:?}");
-        let activations: Vec<Row> = x.chunks_exact(cols).map(quantize).collect();
+        match self.format {
+            Format::Q4K => self.run(x, out, kquants::quantize, |group, xs| dot!(simd, group, xs, q4k_portable, q4k_avx2, q4k_vnni)),
+            Format::Q6K => self.run(x, out, kquants::quantize, |group, xs| dot!(simd, group, xs, q6k_portable, q6k_avx2, q6k_vnni)),
+            Format::Q5_0 => self.run(x, out, blocks32::quantize, |group, xs| dot!(simd, group, xs, q5_0_portable, q5_0_avx2, q5_0_vnni)),
+            Format::Q8_0 => self.run(x, out, blocks32::quantize, |group, xs| dot!(simd, group, xs, q8_0_portable, q8_0_avx2, q8_0_vnni)),
+        }
+    }
+
+    /// The product with activation rows quantised by `quantize`, each group of eight weight rows
+    /// multiplied with 1 to [`GROUP`] of them by `dot`.
+    fn run<A: Sync>(
+        &self,
+        x: &[f32],
+        out: &mut [f32],
+        quantize: fn(&[f32]) -> A,
+        dot: impl Fn(&[u8], &[A]) -> [[f32; ROWS]; GROUP] + Sync,
+    ) {
+        let rows = self.rows;
+        let activations: Vec<A> = x.chunks_exact(self.cols).map(quantize).collect();
         let group_bytes = self.bytes.len() / rows.div_ceil(ROWS);
         let out_address = out.as_mut_ptr() as usize;
         candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(ROWS_PER_ITEM), |items| {
@@ -154,10 +197,7 @@ impl Packed {
                 for first in own_rows.clone().step_by(ROWS) {
                     let group = &self.bytes[first / ROWS * group_bytes..][..group_bytes];
                     for (a, xs) in tile.chunks(GROUP).enumerate() {
-                        let sums = match self.format {
-                            Format::Q4K => dot!(simd, group, xs, q4k_portable, q4k_avx2, q4k_vnni),
-                            _ => dot!(simd, group, xs, q6k_portable, q6k_avx2, q6k_vnni),
-                        };
+                        let sums = dot(group, xs);
                         for (j, sums) in sums[..xs.len()].iter().enumerate() {
                             let i = t * TILE + a * GROUP + j;
                             for (r, sum) in (first..own_rows.end.min(first + ROWS)).zip(sums) {
@@ -177,7 +217,7 @@ impl Packed {
 /// on the AVX-512 VNNI, AVX2 or portable path.
 macro_rules! dot {
     ($simd:expr, $group:expr, $xs:expr, $portable:ident, $avx2:ident, $vnni:ident) => {{
-        let (simd, group, xs): (Simd, &[u8], &[Row]) = ($simd, $group, $xs);
+        let (simd, group, xs) = ($simd, $group, $xs);
         #[cfg(target_arch = "x86_64")]
         let sums = match simd {
             // SAFETY: a `Simd` is only used where the CPU has it (checked by `matmul_with`).
@@ -186,7 +226,7 @@ macro_rules! dot {
             Simd::Portable => std::array::from_fn(|j| xs.get(j).map_or([0.0; ROWS], |x| $portable(group, x))),
         };
         #[cfg(not(target_arch = "x86_64"))]
-        let sums: [[f32; ROWS]; GROUP] = {
+        let sums = {
             let _ = simd;
             std::array::from_fn(|j| xs.get(j).map_or([0.0; ROWS], |x| $portable(group, x)))
         };
@@ -236,6 +276,25 @@ fn pack_q6k(block: &[u8], r: usize, packed: &mut [u8]) {
     }
 }
 
+fn pack_q5_0(block: &[u8], r: usize, packed: &mut [u8]) {
+    packed[4 * r..][..4].copy_from_slice(&f16_at(block).to_le_bytes());
+    let unsigned = Q5_0::weights(block).map(|w| (w + 16) as u8);
+    for i in 0..4 {
+        for part in 0..4 {
+            packed[nibbles_at::<Q5_0Packed>(0, part) + 4 * r + i] =
+                unsigned[8 * part + i] & 0x0F | (unsigned[8 * part + 4 + i] & 0x0F) << 4;
+        }
+        packed[Q5_0Packed::FIFTH_BITS + 4 * r + i] = (0..8).map(|k| (unsigned[4 * k + i] >> 4) << k).sum();
+    }
+}
+
+fn pack_q8_0(block: &[u8], r: usize, packed: &mut [u8]) {
+    packed[4 * r..][..4].copy_from_slice(&f16_at(block).to_le_bytes());
+    for (j, &byte) in block[2..Q8_0::BYTES].iter().enumerate() {
+        packed[Q8_0Packed::VALUES + 32 * (j / 4) + 4 * r + j % 4] = byte ^ 0x80;
+    }
+}
+
 /// The f32 at `at` of a packed block.
 fn f32_at(packed: &[u8], at: usize) -> f32 {
     f32::from_le_bytes(packed[at..at + 4].try_into().expect("four bytes"))
@@ -282,6 +341,37 @@ fn q6k_portable(group: &[u8], x: &Row) -> [f32; ROWS] {
     totals
 }
 
+/// The products of eight packed rows of a 32-weight format whose weights are `unsigned(packed,
+/// r, i)` less `1 << offset_shift`, with one activation row.
+fn blocks32_portable(
+    group: &[u8],
+    x: &blocks32::Row,
+    bytes: usize,
+    offset_shift: u32,
+    unsigned: impl Fn(&[u8], usize, usize) -> i32,
+) -> [f32; ROWS] {
+    let mut totals = [0f32; ROWS];
+    for (b, packed) in group.chunks_exact(bytes).enumerate() {
+        let values = &x.values[b * blocks32::BLOCK..][..blocks32::BLOCK];
+        for (r, total) in totals.iter_mut().enumerate() {
+            let dot: i32 = (0..blocks32::BLOCK).map(|i| unsigned(packed, r, i) * values[i] as i32).sum();
+            *total += f32_at(packed, 4 * r) * x.scales[b] * (dot - (x.sums[b] << offset_shift)) as f32;
+        }
+    }
+    totals
+}
+
+fn q5_0_portable(group: &[u8], x: &blocks32::Row) -> [f32; ROWS] {
+    blocks32_portable(group, x, Q5_0Packed::BYTES, 4, |packed, r, i| {
+        let fifth = (packed[Q5_0Packed::FIFTH_BITS + 4 * r + i % 4] >> (i / 4)) & 1;
+        nibble::<Q5_0Packed>(packed, r, 0, i) | (fifth as i32) << 4
+    })
+}
+
+fn q8_0_portable(group: &[u8], x: &blocks32::Row) -> [f32; ROWS] {
+    blocks32_portable(group, x, Q8_0Packed::BYTES, 7, |packed, r, i| packed[Q8_0Packed::VALUES + 32 * (i / 4) + 4 * r + i % 4] as i32)
+}
+
 /// Byte dot products of unsigned weights and signed activations into 32-bit lanes, as AVX2 does
 /// them: 16-bit pairs (at most 2·63·128, never saturating), then pairs of pairs.
 #[cfg(target_arch = "x86_64")]
@@ -295,6 +385,21 @@ fn add_byte_products_avx2(
     use std::arch::x86_64::*;
     let pairs = _mm256_maddubs_epi16(weights, activations);
     _mm256_add_epi32(chain, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+}
+
+/// Byte dot products of signed weights and activations into 32-bit lanes (AVX2): the weights'
+/// signs moved onto the activations (never −128, see `quantize_block`), so that the 16-bit
+/// pairs stay within 2·128·127.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn add_signed_byte_products_avx2(
+    chain: std::arch::x86_64::__m256i,
+    weights: std::arch::x86_64::__m256i,
+    activations: std::arch::x86_64::__m256i,
+) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    add_byte_products_avx2(chain, _mm256_abs_epi8(weights), _mm256_sign_epi8(activations, weights))
 }
 
 /// [`add_byte_products_avx2`] in one VNNI instruction: the same exact integer sums.
@@ -437,3 +542,134 @@ macro_rules! packed_dots {
 packed_dots!(q4k_avx2, q6k_avx2, "avx2", add_byte_products_avx2);
 #[cfg(target_arch = "x86_64")]
 packed_dots!(q4k_vnni, q6k_vnni, "avx2,avx512f,avx512vl,avx512vnni", add_byte_products_vnni);
+
+/// The x86 products of eight packed rows of Q5_0 and of Q8_0 with `N` activation rows,
+/// `[activation][row]`, written once for AVX2 and for AVX-512 VNNI.
+#[cfg(target_arch = "x86_64")]
+macro_rules! packed_dots32 {
+    ($q5_0:ident, $q8_0:ident, $dots:ident, $features:literal, $accumulate:ident, $q8_0_signed:literal, $q8_0_accumulate:ident) => {
+        #[target_feature(enable = $features)]
+        unsafe fn $q5_0<const N: usize>(group: &[u8], xs: &[blocks32::Row]) -> [[f32; ROWS]; N] {
+            use std::arch::x86_64::*;
+            // SAFETY: the loads stay inside the packed blocks.
+            unsafe {
+                let (low_nibble, fifth) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x10));
+                $dots::<N>(
+                    group,
+                    xs,
+                    Q5_0Packed::BYTES,
+                    Some(4),
+                    |c, w, a| $accumulate(c, w, a),
+                    |at| {
+                        let mut weights = [_mm256_setzero_si256(); 8];
+                        for part in 0..4 {
+                            let nibbles = _mm256_loadu_si256(at.add(nibbles_at::<Q5_0Packed>(0, part)) as *const __m256i);
+                            weights[2 * part] = _mm256_and_si256(nibbles, low_nibble);
+                            weights[2 * part + 1] = _mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_nibble);
+                        }
+                        let high = _mm256_loadu_si256(at.add(Q5_0Packed::FIFTH_BITS) as *const __m256i);
+                        // Bit k of each byte moved to bit 4 (16-bit shifts: what crosses a byte
+                        // boundary lands outside the mask).
+                        let shifted = [
+                            _mm256_slli_epi16(high, 4),
+                            _mm256_slli_epi16(high, 3),
+                            _mm256_slli_epi16(high, 2),
+                            _mm256_slli_epi16(high, 1),
+                            high,
+                            _mm256_srli_epi16(high, 1),
+                            _mm256_srli_epi16(high, 2),
+                            _mm256_srli_epi16(high, 3),
+                        ];
+                        for (weights, shifted) in weights.iter_mut().zip(shifted) {
+                            *weights = _mm256_or_si256(*weights, _mm256_and_si256(shifted, fifth));
+                        }
+                        weights
+                    },
+                )
+            }
+        }
+
+        #[target_feature(enable = $features)]
+        unsafe fn $q8_0<const N: usize>(group: &[u8], xs: &[blocks32::Row]) -> [[f32; ROWS]; N] {
+            use std::arch::x86_64::*;
+            // SAFETY: the loads stay inside the packed blocks.
+            unsafe {
+                // Signed weights where unsigned ones would saturate AVX2's 16-bit pairs.
+                let (offset_shift, flip) =
+                    if $q8_0_signed { (None, _mm256_set1_epi8(0x80u8 as i8)) } else { (Some(7), _mm256_setzero_si256()) };
+                $dots::<N>(
+                    group,
+                    xs,
+                    Q8_0Packed::BYTES,
+                    offset_shift,
+                    |c, w, a| $q8_0_accumulate(c, w, a),
+                    |at| {
+                        std::array::from_fn(|k| {
+                            _mm256_xor_si256(_mm256_loadu_si256(at.add(Q8_0Packed::VALUES + 32 * k) as *const __m256i), flip)
+                        })
+                    },
+                )
+            }
+        }
+
+        /// The products of eight packed rows of `bytes` per block, whose weights `load` gives as
+        /// eight registers (values `4k…4k + 3` of each row), multiplied by `accumulate`, less
+        /// `1 << offset_shift` if they are offset.
+        #[target_feature(enable = $features)]
+        #[inline]
+        unsafe fn $dots<const N: usize>(
+            group: &[u8],
+            xs: &[blocks32::Row],
+            bytes: usize,
+            offset_shift: Option<i32>,
+            accumulate: impl Fn(
+                std::arch::x86_64::__m256i,
+                std::arch::x86_64::__m256i,
+                std::arch::x86_64::__m256i,
+            ) -> std::arch::x86_64::__m256i,
+            load: impl Fn(*const u8) -> [std::arch::x86_64::__m256i; 8],
+        ) -> [[f32; ROWS]; N] {
+            use std::arch::x86_64::*;
+            // SAFETY: the loads stay inside the activation rows.
+            unsafe {
+                let mut totals = [_mm256_setzero_ps(); N];
+                for (b, packed) in group.chunks_exact(bytes).enumerate() {
+                    let at = packed.as_ptr();
+                    let weights = load(at);
+                    let d = _mm256_loadu_ps(at as *const f32);
+                    for (j, x) in xs[..N].iter().enumerate() {
+                        let activations = x.values.as_ptr().add(b * blocks32::BLOCK) as *const i32;
+                        // Two chains, so that an accumulating instruction's latency is hidden.
+                        let mut chains = [_mm256_setzero_si256(); 2];
+                        for (k, weights) in weights.iter().enumerate() {
+                            let four = _mm256_set1_epi32(activations.add(k).read_unaligned());
+                            chains[k % 2] = accumulate(chains[k % 2], *weights, four);
+                        }
+                        let offset = _mm256_set1_epi32(offset_shift.map_or(0, |shift| x.sums[b] << shift));
+                        let dot = _mm256_sub_epi32(_mm256_add_epi32(chains[0], chains[1]), offset);
+                        let scaled = _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(x.scales[b])), _mm256_cvtepi32_ps(dot));
+                        totals[j] = _mm256_add_ps(totals[j], scaled);
+                    }
+                }
+                std::array::from_fn(|j| {
+                    let mut row = [0f32; ROWS];
+                    _mm256_storeu_ps(row.as_mut_ptr(), totals[j]);
+                    row
+                })
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+packed_dots32!(q5_0_avx2, q8_0_avx2, blocks32_dots_avx2, "avx2", add_byte_products_avx2, true, add_signed_byte_products_avx2);
+#[cfg(target_arch = "x86_64")]
+packed_dots32!(
+    q5_0_vnni,
+    q8_0_vnni,
+    blocks32_dots_vnni,
+    "avx2,avx512f,avx512vl,avx512vnni",
+    add_byte_products_vnni,
+    false,
+    add_byte_products_vnni
+);
