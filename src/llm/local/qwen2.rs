@@ -5,7 +5,8 @@
 //! the real article (1,336 prompt tokens, 2-core EPYC), the two changes below took prompt
 //! processing from 51 to 103 tokens/s and generation from 16.4 to 24.8 tokens/s:
 //! - a prompt batch multiplies by weights dequantised to f32 for that one call, through Candle's
-//!   gemm, instead of the quantised kernel's row-by-row dot products;
+//!   gemm, instead of the quantised kernel's row-by-row dot products (since replaced, for every
+//!   format of the shipped models, by zhbrief's packed kernels: [`Linear`]);
 //! - generation attends on a preallocated cache in place ([`attend_few`]), where Candle's model
 //!   copied the whole cache with `Tensor::cat` and each key/value head once per query head
 //!   (`repeat_kv`, 7× for Qwen2.5-0.5B) on every token.

@@ -139,29 +139,6 @@ const ROWS_PER_ITEM: usize = 16;
 /// models) stay in L2 while a thread's weight rows pass over them.
 const TILE: usize = 64;
 
-/// `out[i][r] = Σ_c weights[r][c] · x[i][c]` for a `(rows, cols)` matrix stored in `format` as
-/// GGUF holds it and activation rows `x` (`n × cols`), giving `out` as `n × rows`, split across
-/// Candle's worker threads, with the best instructions this CPU has.
-pub fn matmul(format: Format, weights: &[u8], rows: usize, cols: usize, x: &[f32], out: &mut [f32]) {
-    matmul_with(Simd::detect(), format, weights, rows, cols, x, out)
-}
-
-/// [`matmul`] on the given instructions (which the CPU must have).
-pub fn matmul_with(simd: Simd, format: Format, weights: &[u8], rows: usize, cols: usize, x: &[f32], out: &mut [f32]) {
-    assert!(
-        cols > 0 && cols.is_multiple_of(format.block_values()) && x.len().is_multiple_of(cols),
-        "matmul: {cols} columns in blocks of {} and {} activations disagree",
-        format.block_values(),
-        x.len()
-    );
-    let n = x.len() / cols;
-    assert_eq!(out.len(), n * rows, "matmul: output size");
-    assert_eq!(weights.len(), rows * cols / format.block_values() * format.block_bytes(), "matmul: weight size");
-    assert!(simd.is_available(), "matmul: this CPU cannot run {simd:?}");
-    // Repacked for this call: a model keeps its matrices packed.
-    Packed::new(format, weights, rows, cols).matmul_with(simd, x, out)
-}
-
 /// Row `index` of a `(rows, cols)` matrix in `format`, dequantised into `out` (`cols` long): an
 /// embedding lookup without an f32 copy of the whole table.
 pub fn dequantize_row(format: Format, weights: &[u8], cols: usize, index: usize, out: &mut [f32]) {
@@ -223,6 +200,11 @@ mod tests {
 
     const FORMATS: [(GgmlDType, Format); 4] =
         [(GgmlDType::Q5_0, Format::Q5_0), (GgmlDType::Q8_0, Format::Q8_0), (GgmlDType::Q4K, Format::Q4K), (GgmlDType::Q6K, Format::Q6K)];
+
+    /// `weights` (GGUF layout) times `x` on `simd`, through a packed copy.
+    fn matmul_with(simd: Simd, format: Format, weights: &[u8], rows: usize, cols: usize, x: &[f32], out: &mut [f32]) {
+        Packed::new(format, weights, rows, cols).matmul_with(simd, x, out)
+    }
 
     /// Every path this CPU runs.
     fn simds() -> Vec<Simd> {

@@ -372,6 +372,16 @@ fn q8_0_portable(group: &[u8], x: &blocks32::Row) -> [f32; ROWS] {
     blocks32_portable(group, x, Q8_0Packed::BYTES, 7, |packed, r, i| packed[Q8_0Packed::VALUES + 32 * (i / 4) + 4 * r + i % 4] as i32)
 }
 
+/// A register of eight row totals as an array.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx")]
+fn rows_of(totals: std::arch::x86_64::__m256) -> [f32; ROWS] {
+    let mut rows = [0f32; ROWS];
+    // SAFETY: `rows` holds eight floats.
+    unsafe { std::arch::x86_64::_mm256_storeu_ps(rows.as_mut_ptr(), totals) };
+    rows
+}
+
 /// Byte dot products of unsigned weights and signed activations into 32-bit lanes, as AVX2 does
 /// them: 16-bit pairs (at most 2·63·128, never saturating), then pairs of pairs.
 #[cfg(target_arch = "x86_64")]
@@ -465,11 +475,7 @@ macro_rules! packed_dots {
                         totals[j] = _mm256_add_ps(totals[j], _mm256_sub_ps(products, minimums));
                     }
                 }
-                std::array::from_fn(|j| {
-                    let mut row = [0f32; ROWS];
-                    _mm256_storeu_ps(row.as_mut_ptr(), totals[j]);
-                    row
-                })
+                totals.map(|totals| rows_of(totals))
             }
         }
 
@@ -528,11 +534,7 @@ macro_rules! packed_dots {
                         totals[j] = _mm256_add_ps(totals[j], scaled);
                     }
                 }
-                std::array::from_fn(|j| {
-                    let mut row = [0f32; ROWS];
-                    _mm256_storeu_ps(row.as_mut_ptr(), totals[j]);
-                    row
-                })
+                totals.map(|totals| rows_of(totals))
             }
         }
     };
@@ -651,11 +653,7 @@ macro_rules! packed_dots32 {
                         totals[j] = _mm256_add_ps(totals[j], scaled);
                     }
                 }
-                std::array::from_fn(|j| {
-                    let mut row = [0f32; ROWS];
-                    _mm256_storeu_ps(row.as_mut_ptr(), totals[j]);
-                    row
-                })
+                totals.map(|totals| rows_of(totals))
             }
         }
     };
