@@ -44,7 +44,8 @@ const KV_CACHE_STEP: usize = 64;
 /// quantised dot products for a few rows and f32 gemm on the dequantised weight for a batch.
 enum Linear {
     /// A format with a kernel here, on the CPU, repacked for it ([`kernels::Packed`]); the GGUF
-    /// copy is dropped, so the model holds its weights once.
+    /// copy is dropped, so the model holds its weights once (a model whose output matrix is its
+    /// embedding table would hold that table twice; the shipped models store the two apart).
     Packed(kernels::Packed),
     /// Every other format, as the GGUF file stores it.
     Stored { weight: Arc<QTensor>, quantized: QMatMul },
@@ -65,7 +66,12 @@ impl Linear {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let (weight, quantized) = match self {
             Linear::Packed(packed) => {
-                return with_outputs(xs, packed.rows(), |x, out| packed.matmul(x, out));
+                let x = xs.flatten_all()?.to_vec1::<f32>()?;
+                let mut out = vec![0f32; x.len() / xs.dim(D::Minus1)? * packed.rows()];
+                packed.matmul(&x, &mut out);
+                let mut shape = xs.dims().to_vec();
+                *shape.last_mut().expect("at least one dimension") = packed.rows();
+                return Tensor::from_vec(out, shape, xs.device());
             }
             Linear::Stored { weight, quantized } => (weight, quantized),
         };
@@ -93,16 +99,6 @@ impl Linear {
         };
         xs.matmul(&weight)
     }
-}
-
-/// `xs` (`(…, inputs)`) multiplied on the CPU by `product`, which fills `outputs` values per row.
-fn with_outputs(xs: &Tensor, outputs: usize, product: impl FnOnce(&[f32], &mut [f32])) -> Result<Tensor> {
-    let x = xs.flatten_all()?.to_vec1::<f32>()?;
-    let mut out = vec![0f32; x.len() / xs.dim(D::Minus1)? * outputs];
-    product(&x, &mut out);
-    let mut shape = xs.dims().to_vec();
-    *shape.last_mut().expect("at least one dimension") = outputs;
-    Tensor::from_vec(out, shape, xs.device())
 }
 
 /// The token embedding table, looked up row by row in its stored format: an f32 copy of the
