@@ -39,7 +39,7 @@ fn nibble<F: Layout>(packed: &[u8], r: usize, chunk: usize, i: usize) -> i32 {
     (if i % 8 < 4 { byte & 0x0F } else { byte >> 4 }) as i32
 }
 
-/// Where a packed format's eight 32-value chunks lie: one after another, each read whole
+/// Where a packed format's 32-value chunks lie: one after another, each read whole
 /// before the next, so the weights stream in one ascending pass. (Q6_K's bit pairs in a
 /// region of their own, a second stream, ran at a quarter of the speed when the matrix came
 /// from memory: 17.6 against 73.7 G multiply-adds/s for one activation row.)
