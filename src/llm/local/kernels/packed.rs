@@ -236,8 +236,8 @@ macro_rules! dot {
 use dot;
 
 fn pack_q4k(block: &[u8], r: usize, packed: &mut [u8]) {
-    packed[4 * r..][..4].copy_from_slice(&f16_at(block).to_le_bytes());
-    packed[32 + 4 * r..][..4].copy_from_slice(&f16_at(&block[2..]).to_le_bytes());
+    put_f32(packed, 4 * r, f16_at(block));
+    put_f32(packed, 32 + 4 * r, f16_at(&block[2..]));
     let (scales, mins) = q4k_scales(&block[4..16]);
     for sub in 0..8 {
         packed[Q4KPacked::SCALES + 8 * sub + r] = scales[sub];
@@ -253,7 +253,7 @@ fn pack_q4k(block: &[u8], r: usize, packed: &mut [u8]) {
 }
 
 fn pack_q6k(block: &[u8], r: usize, packed: &mut [u8]) {
-    packed[4 * r..][..4].copy_from_slice(&f16_at(&block[208..]).to_le_bytes());
+    put_f32(packed, 4 * r, f16_at(&block[208..]));
     for sub in 0..16 {
         packed[Q6KPacked::SCALES + 8 * sub + r] = block[192 + sub];
     }
@@ -277,7 +277,7 @@ fn pack_q6k(block: &[u8], r: usize, packed: &mut [u8]) {
 }
 
 fn pack_q5_0(block: &[u8], r: usize, packed: &mut [u8]) {
-    packed[4 * r..][..4].copy_from_slice(&f16_at(block).to_le_bytes());
+    put_f32(packed, 4 * r, f16_at(block));
     let unsigned = Q5_0::weights(block).map(|w| (w + 16) as u8);
     for i in 0..4 {
         for part in 0..4 {
@@ -289,7 +289,7 @@ fn pack_q5_0(block: &[u8], r: usize, packed: &mut [u8]) {
 }
 
 fn pack_q8_0(block: &[u8], r: usize, packed: &mut [u8]) {
-    packed[4 * r..][..4].copy_from_slice(&f16_at(block).to_le_bytes());
+    put_f32(packed, 4 * r, f16_at(block));
     for (j, &byte) in block[2..Q8_0::BYTES].iter().enumerate() {
         packed[Q8_0Packed::VALUES + 32 * (j / 4) + 4 * r + j % 4] = byte ^ 0x80;
     }
@@ -298,6 +298,11 @@ fn pack_q8_0(block: &[u8], r: usize, packed: &mut [u8]) {
 /// The f32 at `at` of a packed block.
 fn f32_at(packed: &[u8], at: usize) -> f32 {
     f32::from_le_bytes(packed[at..at + 4].try_into().expect("four bytes"))
+}
+
+/// Writes `value` as the f32 at `at` of a packed block (what [`f32_at`] reads).
+fn put_f32(packed: &mut [u8], at: usize, value: f32) {
+    packed[at..at + 4].copy_from_slice(&value.to_le_bytes());
 }
 
 fn q4k_portable(group: &[u8], x: &Row) -> [f32; ROWS] {
