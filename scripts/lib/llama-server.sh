@@ -8,13 +8,23 @@
 
 LLAMA_CPP_PYTHON_VERSION=0.3.36
 
+# Built for this CPU, except Intel AMX: on a Xeon with AMX (seen here: a 2-core Sapphire-Rapids-class
+# VM), llama.cpp's AMX matrix code answers garbage ("mpegmpegmpeg…" for "hello") and then crashes
+# with SIGSEGV (ggml-org/llama.cpp#20824, open); without it llama.cpp runs its AVX-512 VNNI path,
+# which is also what zhbrief's kernels use. The flags are stamped into the venv, so a venv built
+# with other flags is built again (pip's wheel cache is bypassed for the same reason).
+LLAMA_CPP_NO_AMX="-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+
 llama_cpp_python() {
   local venv=${ZHBRIEF_LLAMA_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/zhbrief/llama-cpp-venv}
-  if ! "$venv/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
+  local stamp="$LLAMA_CPP_PYTHON_VERSION native $LLAMA_CPP_NO_AMX"
+  if [ "$(cat "$venv/zhbrief-build" 2>/dev/null)" != "$stamp" ] || ! "$venv/bin/python" -c 'import llama_cpp.server' 2>/dev/null; then
     echo "building llama-cpp-python[server] $LLAMA_CPP_PYTHON_VERSION from source (several minutes, once)" >&2
+    rm -rf "$venv"
     python3 -m venv "$venv"
-    CMAKE_ARGS="-DGGML_NATIVE=ON" "$venv/bin/python" -m pip install --quiet --no-binary llama-cpp-python \
-      "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION" >&2
+    CMAKE_ARGS="-DGGML_NATIVE=ON" CFLAGS="$LLAMA_CPP_NO_AMX" CXXFLAGS="$LLAMA_CPP_NO_AMX" "$venv/bin/python" -m pip install --quiet \
+      --no-cache-dir --no-binary llama-cpp-python "llama-cpp-python[server]==$LLAMA_CPP_PYTHON_VERSION" >&2
+    echo "$stamp" > "$venv/zhbrief-build"
   fi
   echo "$venv/bin/python"
 }
