@@ -105,7 +105,7 @@ layered! {
         /// Sample with this temperature instead of greedy decoding (repeatable with --seed).
         #[arg(long, value_name = "T")]
         pub temperature: Option<f64>,
-        /// Seed for sampling [default: 42].
+        /// Seed for sampling and for the sampled translation candidates [default: 0].
         #[arg(long, value_name = "N")]
         pub seed: Option<u64>,
         /// Run Q4_0/Q4_1/Q5_1 tensors through a cached Q8_0 re-encoding (`--no-requantize`: as shipped).
@@ -259,12 +259,13 @@ fn model_options(options: &Options, how: &Resolve) -> Result<ModelOptions, Error
         Some(path) => glossary::load_user_glossary(path)?,
         None => Vec::new(),
     };
-    let seed = options.seed.unwrap_or(42);
+    let seed = options.seed.unwrap_or(0);
     Ok(ModelOptions {
         abstractive: options.abstractive == Some(true),
         translate,
         engine,
         sampling: options.temperature.filter(|t| *t > 0.0).map(|temperature| Sampling::new(temperature, seed)),
+        seed,
         candidates: usize::from(options.candidates.unwrap_or(DEFAULT_CANDIDATES)),
         redecode_flagged: options.keep_flagged != Some(true),
         glossary,
@@ -353,6 +354,7 @@ mod tests {
                 translate: true,
                 engine,
                 sampling: None,
+                seed: 0,
                 candidates: 8,
                 redecode_flagged: true,
                 glossary: Vec::new(),
@@ -389,6 +391,7 @@ mod tests {
             ("model.engine.local.sha256".into(), Box::new(|s| *local(s).1 = "1".repeat(64))),
             ("model.engine.local.requantize".into(), Box::new(|s| *local(s).2 = false)),
             ("model.sampling".into(), Box::new(|s| model(s).sampling = Some(Sampling::new(0.7, 1)))),
+            ("model.seed".into(), Box::new(|s| model(s).seed = 7)),
             ("model.candidates".into(), Box::new(|s| model(s).candidates = 1)),
             ("model.redecode_flagged".into(), Box::new(|s| model(s).redecode_flagged = false)),
             (

@@ -34,6 +34,9 @@ pub struct ModelOptions {
     pub engine: EngineSpec,
     /// Seeded sampling instead of greedy decoding.
     pub sampling: Option<Sampling>,
+    /// Where the sampled translation candidates' seeds start (`--seed`): candidate `i` is
+    /// sampled with `seed + i`.
+    pub seed: u64,
     /// Translations to generate per unit (the greedy one, then sampled ones), choosing the one
     /// the others agree with most; 1 keeps the greedy translation.
     pub candidates: usize,

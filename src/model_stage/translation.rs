@@ -126,7 +126,7 @@ impl ModelStage {
     }
 
     /// The best of several candidate translations of `source`: the first decoded as asked
-    /// (greedy by default), the others sampled with fixed seeds, all decoded together, so the
+    /// (greedy by default), the others sampled with seeds from `--seed`, all decoded together, so the
     /// choice is the same on every run. The chosen one is both what the candidates agree on
     /// (see [`consensus`]) and what best explains the source ([`Self::back_translation_fit`]),
     /// among the candidates with the fewest items the [`english_check`] cannot trace to the source.
@@ -139,7 +139,7 @@ impl ModelStage {
         source: &str,
         glossary: &[GlossaryEntry],
     ) -> Result<Checked, Error> {
-        let seed = self.options.sampling.map_or(0, |s| s.seed);
+        let seed = self.options.seed;
         let candidate = |i: usize| match i {
             0 => GenerateOptions { sampling: self.options.sampling, ..options.clone() },
             _ => GenerateOptions { sampling: Some(Sampling::new(CANDIDATE_TEMPERATURE, seed.wrapping_add(i as u64))), ..options.clone() },
@@ -258,11 +258,12 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     /// An engine that answers with fixed candidates, in order across requests, and records how
-    /// many replies each request asks for and how many conversations each scoring request holds:
-    /// what the selection asks of an engine, seen from the engine's side.
+    /// many replies each request asks for, with which sampling seeds, and how many conversations
+    /// each scoring request holds: what the selection asks of an engine, seen from the engine's side.
     struct Scripted {
         candidates: Vec<&'static str>,
         decoded: Arc<Mutex<Vec<usize>>>,
+        seeds: Arc<Mutex<Vec<Option<u64>>>>,
         scored: Arc<Mutex<Vec<usize>>>,
     }
 
@@ -274,6 +275,7 @@ mod tests {
             let mut decoded = self.decoded.lock().unwrap();
             let start: usize = decoded.iter().sum();
             decoded.push(options.len());
+            self.seeds.lock().unwrap().extend(options.iter().map(|o| o.sampling.map(|s| s.seed)));
             Ok(self.candidates[start..start + options.len()]
                 .iter()
                 .map(|text| Generation {
@@ -298,6 +300,8 @@ mod tests {
         english: String,
         /// Replies asked for, per request.
         decoded: Vec<usize>,
+        /// The sampling seed of each reply asked for (`None`: greedy).
+        seeds: Vec<Option<u64>>,
         /// Conversations back-translated, per request.
         scored: Vec<usize>,
     }
@@ -315,12 +319,19 @@ mod tests {
 
     /// [`choose_asking`], flagged greedy units decoded again or not.
     fn choose_with(source: &str, candidates: Vec<&'static str>, asked: usize, redecode_flagged: bool) -> Chosen {
+        choose_seeded(source, candidates, asked, redecode_flagged, 0)
+    }
+
+    /// [`choose_with`] with `--seed` at `seed`.
+    fn choose_seeded(source: &str, candidates: Vec<&'static str>, asked: usize, redecode_flagged: bool, seed: u64) -> Chosen {
         let (decoded, scored) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
+        let seeds = Arc::new(Mutex::new(Vec::new()));
         let options = ModelOptions {
             abstractive: false,
             translate: true,
             engine: EngineSpec::Local { model: "scripted".into(), sha256: String::new(), requantize: false, path: Default::default() },
             sampling: None,
+            seed,
             candidates: asked,
             redecode_flagged,
             glossary: Vec::new(),
@@ -328,12 +339,13 @@ mod tests {
             stream: false,
             verbose: false,
         };
-        let engine = Scripted { candidates, decoded: decoded.clone(), scored: scored.clone() };
+        let engine = Scripted { candidates, decoded: decoded.clone(), seeds: seeds.clone(), scored: scored.clone() };
         let mut stage = ModelStage::new(Box::new(engine), options);
         let messages = [Message::user(source)];
         let checked = stage.translate_candidates(&messages, &GenerateOptions::default(), source, &[]).unwrap();
         let (decoded, scored) = (decoded.lock().unwrap().clone(), scored.lock().unwrap().clone());
-        Chosen { english: checked.text, decoded, scored }
+        let seeds = seeds.lock().unwrap().clone();
+        Chosen { english: checked.text, decoded, seeds, scored }
     }
 
     #[test]
@@ -375,6 +387,16 @@ mod tests {
         pool[0] = flagged;
         let chosen = choose_with(source, pool, 1, false);
         assert_eq!((chosen.english.as_str(), chosen.decoded), (flagged, vec![1]));
+    }
+
+    #[test]
+    fn sampled_candidates_take_their_seeds_from_the_users_seed() {
+        // Regression: `--seed` once reached only `--temperature` sampling, so the candidates'
+        // seeds were the same whatever it said.
+        let source = "宝山转型。";
+        let pool = vec!["Baoshan transforms."; 3];
+        assert_eq!(choose_seeded(source, pool.clone(), 3, true, 0).seeds, vec![None, Some(1), Some(2)]);
+        assert_eq!(choose_seeded(source, pool, 3, true, 7).seeds, vec![None, Some(8), Some(9)]);
     }
 
     #[test]

@@ -262,19 +262,20 @@ mod tests {
         for (dtype, format) in FORMATS {
             let (rows, cols) = (19, 3 * format.block_values());
             let (bytes, _) = matrix(dtype, rows, cols, 11);
-            // 70 rows: a full tile, full groups and a group of two.
-            let n = 70;
-            let x = random(n * cols, 13);
-            let mut reference = vec![0f32; n * rows];
-            matmul_with(Simd::Portable, format, &bytes, rows, cols, &x, &mut reference);
-            for simd in simds() {
-                let mut together = vec![0f32; n * rows];
-                matmul_with(simd, format, &bytes, rows, cols, &x, &mut together);
-                assert_eq!(together, reference, "{format:?} {simd:?} against the portable path");
-                for i in [0, 5, 69] {
-                    let mut alone = vec![0f32; rows];
-                    matmul_with(simd, format, &bytes, rows, cols, &x[i * cols..][..cols], &mut alone);
-                    assert_eq!(alone, reference[i * rows..][..rows], "{format:?} {simd:?} row {i} alone");
+            // 70 rows: a full tile, full groups and a group of two; 71: a group of three.
+            for n in [70, 71] {
+                let x = random(n * cols, 13);
+                let mut reference = vec![0f32; n * rows];
+                matmul_with(Simd::Portable, format, &bytes, rows, cols, &x, &mut reference);
+                for simd in simds() {
+                    let mut together = vec![0f32; n * rows];
+                    matmul_with(simd, format, &bytes, rows, cols, &x, &mut together);
+                    assert_eq!(together, reference, "{format:?} {simd:?} {n} rows against the portable path");
+                    for i in [0, 5, n - 1] {
+                        let mut alone = vec![0f32; rows];
+                        matmul_with(simd, format, &bytes, rows, cols, &x[i * cols..][..cols], &mut alone);
+                        assert_eq!(alone, reference[i * rows..][..rows], "{format:?} {simd:?} row {i} alone");
+                    }
                 }
             }
         }

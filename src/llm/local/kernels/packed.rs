@@ -13,6 +13,15 @@
 //! Q5_0 60–64 → 177–182, Q8_0 76–78 → 175–205; one row (generation), Q4_K 35–36 → 88–156,
 //! Q6_K 36 → 74–112, Q5_0 27 → 87–101, Q8_0 29–30 → 45–119.
 //!
+//! A 512-bit form was tried and dropped (2026-12-05, 2-core Sapphire-Rapids-class Xeon, where a
+//! 512-bit `vpdpbusd` alone does 1.8 times the multiply-adds of a 256-bit one): eight rows
+//! duplicated into lanes `2r`, `2r + 1` of a 512-bit register, multiplied with two activation
+//! rows at once, their bytes interleaved per product. Bit-identical, but no faster — Q4_K 222
+//! against 218, Q6_K 160 against 177 G multiply-adds/s with 64 activation rows — because these
+//! kernels are bound by the instructions around the dot products (unpacking nibbles, the 32-bit
+//! scale multiplies, the minimums), which 512-bit registers run on two ports where 256-bit ones
+//! have three.
+//!
 //! A block's products (less the offsets, Q4_K's minimums or Q6_K's −32) are summed exactly in 32-bit
 //! integers per row; each block then adds them, scaled, to the row's float total in one order
 //! on every path, so the paths are bit-identical and a row's result never depends on the rows
