@@ -13,27 +13,20 @@
 //! their results are bit-identical, and a row's result never depends on how many rows are
 //! multiplied beside it.
 
-/// `$call` for a group of 1 to [`GROUP`] activation rows, with the const `$n` set to the
-/// group's size (`$xs.len()`), its results widened to [`GROUP`]: how a SIMD path's dot products,
-/// generic over the rows they hold in registers, are reached.
+/// `$call` for a group of activation rows, with the const `$n` set to the group's size
+/// (`$xs.len()`, one of the `$size`s, or `$largest` beyond them), its results widened to
+/// [`GROUP`]: how a SIMD path's dot products, generic over the rows they hold in registers,
+/// are reached.
 #[cfg(target_arch = "x86_64")]
 macro_rules! by_group_size {
-    ($xs:expr, $n:ident => $call:expr) => {
+    ($xs:expr, $n:ident => $call:expr; $($size:literal),*; $largest:literal) => {
         match $xs.len() {
-            1 => {
-                const $n: usize = 1;
+            $($size => {
+                const $n: usize = $size;
                 widen($call)
-            }
-            2 => {
-                const $n: usize = 2;
-                widen($call)
-            }
-            3 => {
-                const $n: usize = 3;
-                widen($call)
-            }
+            })*
             _ => {
-                const $n: usize = GROUP;
+                const $n: usize = $largest;
                 widen($call)
             }
         }
@@ -130,9 +123,11 @@ impl Simd {
     }
 }
 
-/// Activation rows multiplied per pass over a weight block: four keep every accumulator in a
-/// register.
-pub const GROUP: usize = 4;
+/// Activation rows multiplied per pass over a weight block: eight keep every accumulator of the
+/// AVX-512 path in its 32 registers (the AVX2 path, with 16, takes them four at a time). Eight
+/// against four: a batch of 8 candidates of the 1.5B model decodes 15% faster (49 → 57 tokens/s,
+/// 2-core Xeon), the weights being read once per step instead of twice.
+pub const GROUP: usize = 8;
 /// Output rows per unit of work handed to a thread.
 const ROWS_PER_ITEM: usize = 16;
 /// Activation rows per tile: a tile's quantised rows (64 × 8,960 bytes at most in the shipped

@@ -230,8 +230,17 @@ macro_rules! dot {
         #[cfg(target_arch = "x86_64")]
         let sums = match simd {
             // SAFETY: a `Simd` is only used where the CPU has it (checked by `matmul_with`).
-            Simd::Avx512Vnni => unsafe { by_group_size!(xs, N => $vnni::<N>(group, xs)) },
-            Simd::Avx2 => unsafe { by_group_size!(xs, N => $avx2::<N>(group, xs)) },
+            Simd::Avx512Vnni => unsafe { by_group_size!(xs, N => $vnni::<N>(group, xs); 1, 2, 3, 4, 5, 6, 7; 8) },
+            Simd::Avx2 => {
+                // Four rows at a time: AVX2's 16 registers hold four rows' accumulators.
+                let mut sums = [[0.0; ROWS]; GROUP];
+                for (four, xs) in sums.chunks_mut(4).zip(xs.chunks(4)) {
+                    // SAFETY: as above.
+                    let part = unsafe { by_group_size!(xs, N => $avx2::<N>(group, xs); 1, 2, 3; 4) };
+                    four.copy_from_slice(&part[..4]);
+                }
+                sums
+            }
             Simd::Portable => std::array::from_fn(|j| xs.get(j).map_or([0.0; ROWS], |x| $portable(group, x))),
         };
         #[cfg(not(target_arch = "x86_64"))]
