@@ -257,7 +257,7 @@ mod tests {
         for (dtype, format) in FORMATS {
             let (rows, cols) = (19, 3 * format.block_values());
             let (bytes, _) = matrix(dtype, rows, cols, 11);
-            // 70 rows: a full tile, full groups and a group of two; 71: a group of three.
+            // 70 rows: a full tile, full groups, then six (AVX2: four and two); 71: seven (four and three).
             for n in [70, 71] {
                 let x = random(n * cols, 13);
                 let mut reference = vec![0f32; n * rows];
