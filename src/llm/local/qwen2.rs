@@ -725,9 +725,13 @@ mod tests {
     /// Our model and Candle's `quantized_qwen2` (the reference) on the tiny test model with its
     /// weights in `format`.
     fn both(format: GgmlDType) -> (Qwen2, ModelWeights) {
+        both_written(|path| crate::llm::local::testing::write_tiny_qwen2_as(path, format))
+    }
+
+    fn both_written(write: impl Fn(&std::path::Path) -> Result<()>) -> (Qwen2, ModelWeights) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tiny.gguf");
-        crate::llm::local::testing::write_tiny_qwen2_as(&path, format).unwrap();
+        write(&path).unwrap();
         let open = || {
             let mut file = std::fs::File::open(&path).unwrap();
             (gguf_file::Content::read(&mut file).unwrap(), file)
@@ -768,6 +772,18 @@ mod tests {
                 let difference = max_difference(&a, &b);
                 assert!(difference < tolerance * scale, "{format:?} at {position}: {difference} (largest logit {scale})");
             }
+        }
+    }
+
+    #[test]
+    fn tied_embeddings_serve_as_the_output_matrix() {
+        let (mut ours, mut reference) = both_written(|path| crate::llm::local::testing::write_tiny_qwen2_tied(path, GgmlDType::Q8_0));
+        for (position, &token) in prompt(20).iter().enumerate() {
+            let a = ours.forward(&[token], position).unwrap();
+            let b = reference_logits(&mut reference, &[token], position);
+            let scale = b.iter().fold(1.0f32, |m, x| m.max(x.abs()));
+            let difference = max_difference(&a, &b);
+            assert!(difference < 0.05 * scale, "at {position}: {difference} (largest logit {scale})");
         }
     }
 

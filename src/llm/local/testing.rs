@@ -70,6 +70,16 @@ pub fn write_tiny_qwen2(path: &Path) -> candle_core::Result<()> {
 
 /// Writes the tiny model to `path` with its weight matrices in `format` (F32 for exact references).
 pub fn write_tiny_qwen2_as(path: &Path, format: GgmlDType) -> candle_core::Result<()> {
+    write_tiny(path, format, false)
+}
+
+/// Writes the tiny model without an output matrix: its embedding table serves as both, as in
+/// models with tied embeddings.
+pub fn write_tiny_qwen2_tied(path: &Path, format: GgmlDType) -> candle_core::Result<()> {
+    write_tiny(path, format, true)
+}
+
+fn write_tiny(path: &Path, format: GgmlDType, tied: bool) -> candle_core::Result<()> {
     let (tokens, merges, types) = vocabulary();
     let vocab = tokens.len();
     // K-quants need rows of whole 256-weight blocks: those models are four times as wide.
@@ -80,7 +90,9 @@ pub fn write_tiny_qwen2_as(path: &Path, format: GgmlDType) -> candle_core::Resul
     let ones = |n: usize| Tensor::ones(n, candle_core::DType::F32, &Device::Cpu).expect("ones");
     tensors.push(("token_embd.weight".into(), quantized(&weights(vocab, hidden, 1, 1.0), format)));
     tensors.push(("output_norm.weight".into(), quantized(&ones(hidden), GgmlDType::F32)));
-    tensors.push(("output.weight".into(), quantized(&weights(vocab, hidden, 2, 0.5), format)));
+    if !tied {
+        tensors.push(("output.weight".into(), quantized(&weights(vocab, hidden, 2, 0.5), format)));
+    }
     for layer in 0..LAYERS {
         let seed = 100 + layer as u64 * 10;
         let p = |name: &str| format!("blk.{layer}.{name}");
