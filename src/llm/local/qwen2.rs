@@ -52,36 +52,6 @@ enum Linear {
 }
 
 impl Linear {
-    /// The weight matrix `name` of a GGUF file: read straight into its packed layout where a
-    /// kernel here covers its format, through `buffer` (reused from one matrix to the next);
-    /// otherwise as Candle reads it.
-    ///
-    /// Why not through Candle's reader: it allocates each matrix afresh, which was then repacked
-    /// and freed, and the fresh pages the kernel zeroed for those copies were 60% of loading the
-    /// 1.5B model (5 s on the 2-core Xeon).
-    fn read<R: std::io::Read + std::io::Seek>(
-        content: &gguf_file::Content,
-        reader: &mut R,
-        name: &str,
-        buffer: &mut Vec<u8>,
-        device: &Device,
-    ) -> Result<Linear> {
-        let Some(info) = content.tensor_infos.get(name) else { candle_core::bail!("cannot find tensor info for {name}") };
-        let format = kernels::Format::of(info.ggml_dtype).filter(|_| device.is_cpu());
-        match (format, info.shape.dims()) {
-            (Some(format), &[rows, cols]) if cols.is_multiple_of(format.block_values()) => {
-                let size = rows * cols / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
-                if buffer.len() < size {
-                    buffer.resize(size, 0);
-                }
-                reader.seek(std::io::SeekFrom::Start(content.tensor_data_offset + info.offset))?;
-                reader.read_exact(&mut buffer[..size])?;
-                Ok(Linear::Packed(kernels::Packed::new(format, &buffer[..size], rows, cols)))
-            }
-            _ => Linear::new(content.tensor(reader, name, device)?),
-        }
-    }
-
     fn new(weight: impl Into<Arc<QTensor>>) -> Result<Linear> {
         let weight = weight.into();
         if let Some(format) = kernels::Format::of(weight.dtype()).filter(|_| weight.device().is_cpu()) {
@@ -128,6 +98,45 @@ impl Linear {
             _ => weight.t()?,
         };
         xs.matmul(&weight)
+    }
+}
+
+/// A GGUF file's tensors as [`Qwen2::load`] reads them: weight matrices in a format with a
+/// kernel here straight into their packed layout, through one buffer reused from one matrix to
+/// the next; everything else as Candle reads it.
+///
+/// Why not all through Candle's reader: it allocates each matrix afresh, which was then repacked
+/// and freed, and the fresh pages the kernel zeroed for those copies were 60% of loading the
+/// 1.5B model (5 s on the 2-core Xeon).
+struct TensorReader<'a, R> {
+    content: &'a gguf_file::Content,
+    reader: &'a mut R,
+    buffer: Vec<u8>,
+    device: &'a Device,
+}
+
+impl<R: std::io::Read + std::io::Seek> TensorReader<'_, R> {
+    /// The tensor `name` as Candle reads it.
+    fn tensor(&mut self, name: &str) -> Result<QTensor> {
+        self.content.tensor(self.reader, name, self.device)
+    }
+
+    /// The weight matrix `name`, ready to multiply with.
+    fn linear(&mut self, name: &str) -> Result<Linear> {
+        let Some(info) = self.content.tensor_infos.get(name) else { candle_core::bail!("cannot find tensor info for {name}") };
+        let format = kernels::Format::of(info.ggml_dtype).filter(|_| self.device.is_cpu());
+        match (format, info.shape.dims()) {
+            (Some(format), &[rows, cols]) if cols.is_multiple_of(format.block_values()) => {
+                let size = rows * cols / info.ggml_dtype.block_size() * info.ggml_dtype.type_size();
+                if self.buffer.len() < size {
+                    self.buffer.resize(size, 0);
+                }
+                self.reader.seek(std::io::SeekFrom::Start(self.content.tensor_data_offset + info.offset))?;
+                self.reader.read_exact(&mut self.buffer[..size])?;
+                Ok(Linear::Packed(kernels::Packed::new(format, &self.buffer[..size], rows, cols)))
+            }
+            _ => Linear::new(self.tensor(name)?),
+        }
     }
 }
 
@@ -506,48 +515,33 @@ impl Qwen2 {
             candle_core::bail!("inconsistent attention shape: {heads} heads, {kv_heads} key/value heads, width {embedding}");
         }
         let head_dim = embedding / heads;
-        let mut buffer = Vec::new();
-        let mut linear = |name: &str| Linear::read(&content, reader, name, &mut buffer, device);
-        let mut layer_linears = Vec::with_capacity(blocks);
-        for index in 0..blocks {
-            let mut weight = |name: &str| linear(&format!("blk.{index}.{name}"));
-            layer_linears.push([
-                weight("attn_q.weight")?,
-                weight("attn_k.weight")?,
-                weight("attn_v.weight")?,
-                weight("attn_output.weight")?,
-                weight("ffn_gate.weight")?,
-                weight("ffn_down.weight")?,
-                weight("ffn_up.weight")?,
-            ]);
-        }
-        let output = match content.tensor_infos.contains_key("output.weight") {
-            true => Some(linear("output.weight")?),
-            false => None, // tied embeddings
-        };
-        drop(buffer);
-        let mut tensor = |name: &str| content.tensor(reader, name, device);
-        let token_embeddings = Arc::new(tensor("token_embd.weight")?);
+        let mut weights = TensorReader { content: &content, reader, buffer: Vec::new(), device };
+
+        let token_embeddings = Arc::new(weights.tensor("token_embd.weight")?);
         let embeddings = Embeddings::new(token_embeddings.clone(), device)?;
-        let output = match output {
-            Some(output) => output,
-            None => Linear::new(token_embeddings)?,
+        let output = match content.tensor_infos.contains_key("output.weight") {
+            true => weights.linear("output.weight")?,
+            false => Linear::new(token_embeddings)?, // tied embeddings
         };
-        let norm = RmsNorm::from_qtensor(tensor("output_norm.weight")?, eps)?;
+        let norm = RmsNorm::from_qtensor(weights.tensor("output_norm.weight")?, eps)?;
         let mut layers = Vec::with_capacity(blocks);
-        for (index, [q, k, v, attention_output, gate, down, up]) in layer_linears.into_iter().enumerate() {
-            let mut weight = |name: &str| tensor(&format!("blk.{index}.{name}"));
+        for index in 0..blocks {
+            let name = |name: &str| format!("blk.{index}.{name}");
             layers.push(Layer {
-                q,
-                k,
-                v,
-                q_bias: weight("attn_q.bias")?.dequantize(device)?,
-                k_bias: weight("attn_k.bias")?.dequantize(device)?,
-                v_bias: weight("attn_v.bias")?.dequantize(device)?,
-                output: attention_output,
-                attention_norm: RmsNorm::from_qtensor(weight("attn_norm.weight")?, eps)?,
-                mlp: Mlp { gate, down, up },
-                ffn_norm: RmsNorm::from_qtensor(weight("ffn_norm.weight")?, eps)?,
+                q: weights.linear(&name("attn_q.weight"))?,
+                k: weights.linear(&name("attn_k.weight"))?,
+                v: weights.linear(&name("attn_v.weight"))?,
+                q_bias: weights.tensor(&name("attn_q.bias"))?.dequantize(device)?,
+                k_bias: weights.tensor(&name("attn_k.bias"))?.dequantize(device)?,
+                v_bias: weights.tensor(&name("attn_v.bias"))?.dequantize(device)?,
+                output: weights.linear(&name("attn_output.weight"))?,
+                attention_norm: RmsNorm::from_qtensor(weights.tensor(&name("attn_norm.weight"))?, eps)?,
+                mlp: Mlp {
+                    gate: weights.linear(&name("ffn_gate.weight"))?,
+                    down: weights.linear(&name("ffn_down.weight"))?,
+                    up: weights.linear(&name("ffn_up.weight"))?,
+                },
+                ffn_norm: RmsNorm::from_qtensor(weights.tensor(&name("ffn_norm.weight"))?, eps)?,
                 keys: CacheBuffer::new(3),
                 values: CacheBuffer::new(2),
             });
