@@ -13,14 +13,15 @@
 //! Q5_0 60–64 → 177–182, Q8_0 76–78 → 175–205; one row (generation), Q4_K 35–36 → 88–156,
 //! Q6_K 36 → 74–112, Q5_0 27 → 87–101, Q8_0 29–30 → 45–119.
 //!
-//! A 512-bit form was tried and dropped (2026-12-05, 2-core Sapphire-Rapids-class Xeon, where a
-//! 512-bit `vpdpbusd` alone does 1.8 times the multiply-adds of a 256-bit one): eight rows
-//! duplicated into lanes `2r`, `2r + 1` of a 512-bit register, multiplied with two activation
-//! rows at once, their bytes interleaved per product. Bit-identical, but no faster — Q4_K 222
-//! against 218, Q6_K 160 against 177 G multiply-adds/s with 64 activation rows — because these
-//! kernels are bound by the instructions around the dot products (unpacking nibbles, the 32-bit
-//! scale multiplies, the minimums), which 512-bit registers run on two ports where 256-bit ones
-//! have three.
+//! With AVX-512 VNNI, two consecutive groups are multiplied at once, their rows side by side in
+//! 512-bit registers (lanes 0–7 the first group's rows, 8–15 the second's), so every
+//! instruction around the dot products (unpacking nibbles, the 32-bit scale multiplies, the
+//! minimums, the float scaling) serves sixteen rows. On the 2-core Sapphire-Rapids-class Xeon,
+//! which runs a 512-bit `vpdpbusd` at 1.8 times the multiply-adds of a 256-bit one, the 1.5B
+//! model (2026-12-05, alternating runs of `zhbrief bench`): batch of 8 decoding 62 → 74 tokens/s,
+//! the real article's prompt 99 → 114, one sequence 14.5 → 17.6. (An earlier 512-bit form
+//! that put each row in two lanes and multiplied two activation rows at once was no faster: it
+//! spent on interleaving the activations what it saved.)
 //!
 //! A block's products (less the offsets, Q4_K's minimums or Q6_K's −32) are summed exactly in 32-bit
 //! integers per row; each block then adds them, scaled, to the row's float total in one order
@@ -33,6 +34,11 @@ use super::{Format, GROUP, ROWS_PER_ITEM, Simd, TILE, f16_at, widen};
 
 /// Weight rows interleaved in a packed block.
 const ROWS: usize = 8;
+/// Weight rows multiplied per pass: two packed groups, which a 512-bit register holds side by
+/// side.
+const PAIR: usize = 2 * ROWS;
+// A thread's rows start on a pair, so that a pair is never split between two threads.
+const _: () = assert!(ROWS_PER_ITEM.is_multiple_of(PAIR));
 
 /// Where the 32 nibble bytes of the 32 values from `32·chunk`, part `part` (0…3), lie in a
 /// packed block of format `F`: byte `4r + i` holds value `8·part + i` of those 32 for row `r` in
@@ -191,21 +197,29 @@ impl Packed {
         assert_eq!(out.len(), x.len() / self.cols * self.rows, "matmul: output size");
         assert!(simd.is_available(), "matmul: this CPU cannot run {simd:?}");
         match self.format {
-            Format::Q4K => self.run(x, out, kquants::quantize, |group, xs| dot!(simd, group, xs, q4k_portable, q4k_avx2, q4k_vnni)),
-            Format::Q6K => self.run(x, out, kquants::quantize, |group, xs| dot!(simd, group, xs, q6k_portable, q6k_avx2, q6k_vnni)),
-            Format::Q5_0 => self.run(x, out, blocks32::quantize, |group, xs| dot!(simd, group, xs, q5_0_portable, q5_0_avx2, q5_0_vnni)),
-            Format::Q8_0 => self.run(x, out, blocks32::quantize, |group, xs| dot!(simd, group, xs, q8_0_portable, q8_0_avx2, q8_0_vnni)),
+            Format::Q4K => self.run(x, out, kquants::quantize, |pair, bytes, xs| {
+                dot!(simd, pair, bytes, xs, q4k_portable, q4k_avx2, q4k_vnni, q4k_vnni_pair)
+            }),
+            Format::Q6K => self.run(x, out, kquants::quantize, |pair, bytes, xs| {
+                dot!(simd, pair, bytes, xs, q6k_portable, q6k_avx2, q6k_vnni, q6k_vnni_pair)
+            }),
+            Format::Q5_0 => self.run(x, out, blocks32::quantize, |pair, bytes, xs| {
+                dot!(simd, pair, bytes, xs, q5_0_portable, q5_0_avx2, q5_0_vnni, q5_0_vnni_pair)
+            }),
+            Format::Q8_0 => self.run(x, out, blocks32::quantize, |pair, bytes, xs| {
+                dot!(simd, pair, bytes, xs, q8_0_portable, q8_0_avx2, q8_0_vnni, q8_0_vnni_pair)
+            }),
         }
     }
 
-    /// The product with activation rows quantised by `quantize`, each group of eight weight rows
-    /// multiplied with 1 to [`GROUP`] of them by `dot`.
+    /// The product with activation rows quantised by `quantize`, each pair of groups of eight
+    /// weight rows (or a last group alone) multiplied with 1 to [`GROUP`] of them by `dot`.
     fn run<A: Sync>(
         &self,
         x: &[f32],
         out: &mut [f32],
         quantize: fn(&[f32]) -> A,
-        dot: impl Fn(&[u8], &[A]) -> [[f32; ROWS]; GROUP] + Sync,
+        dot: impl Fn(&[u8], usize, &[A]) -> [[f32; PAIR]; GROUP] + Sync,
     ) {
         let rows = self.rows;
         let activations: Vec<A> = x.chunks_exact(self.cols).map(quantize).collect();
@@ -214,17 +228,17 @@ impl Packed {
         candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(ROWS_PER_ITEM), |items| {
             let own_rows = items.start * ROWS_PER_ITEM..rows.min(items.end * ROWS_PER_ITEM);
             for (t, tile) in activations.chunks(TILE).enumerate() {
-                for first in own_rows.clone().step_by(ROWS) {
-                    let group = &self.bytes[first / ROWS * group_bytes..][..group_bytes];
+                for first in own_rows.clone().step_by(PAIR) {
+                    let groups = (own_rows.end - first).div_ceil(ROWS).min(2);
+                    let pair = &self.bytes[first / ROWS * group_bytes..][..groups * group_bytes];
                     for (a, xs) in tile.chunks(GROUP).enumerate() {
-                        let sums = dot(group, xs);
+                        let sums = dot(pair, group_bytes, xs);
+                        let count = own_rows.end.min(first + PAIR) - first;
                         for (j, sums) in sums[..xs.len()].iter().enumerate() {
                             let i = t * TILE + a * GROUP + j;
-                            for (r, sum) in (first..own_rows.end.min(first + ROWS)).zip(sums) {
-                                // SAFETY: work items cover disjoint rows, so each element of
-                                // `out` (which outlives this call) is written by one worker only.
-                                unsafe { *(out_address as *mut f32).add(i * rows + r) = *sum };
-                            }
+                            // SAFETY: work items cover disjoint rows, so each element of `out`
+                            // (which outlives this call) is written by one worker only.
+                            unsafe { std::ptr::copy_nonoverlapping(sums.as_ptr(), (out_address as *mut f32).add(i * rows + first), count) };
                         }
                     }
                 }
@@ -233,10 +247,31 @@ impl Packed {
     }
 }
 
-/// The products of eight packed rows with 1 to [`GROUP`] activation rows, `[activation][row]`,
-/// on the AVX-512 VNNI, AVX2 or portable path.
+/// The products of one or two consecutive packed groups of eight rows (`pair`, `group_bytes`
+/// each) with 1 to [`GROUP`] activation rows, `[activation][row]`: with AVX-512 VNNI, two groups
+/// side by side in 512-bit registers (`$vnni_pair`); else, and for a last group alone, group by
+/// group on the best path this CPU has.
 macro_rules! dot {
-    ($simd:expr, $group:expr, $xs:expr, $portable:ident, $avx2:ident, $vnni:ident) => {{
+    ($simd:expr, $pair:expr, $group_bytes:expr, $xs:expr, $portable:ident, $avx2:ident, $vnni:ident, $vnni_pair:ident) => {{
+        let (simd, pair, group_bytes, xs): (Simd, &[u8], usize, _) = ($simd, $pair, $group_bytes, $xs);
+        match simd {
+            // SAFETY: a `Simd` is only used where the CPU has it (checked by `matmul_with`).
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512Vnni if pair.len() == 2 * group_bytes => unsafe {
+                by_group_size!(xs, N => $vnni_pair::<N>(pair, group_bytes, xs); 1, 2, 3, 4, 5, 6, 7; 8)
+            },
+            _ => {
+                let mut sums = [[0.0; PAIR]; GROUP];
+                for (half, group) in pair.chunks_exact(group_bytes).enumerate() {
+                    for (sums, part) in sums.iter_mut().zip(dot!(@group simd, group, xs, $portable, $avx2, $vnni)) {
+                        sums[half * ROWS..][..ROWS].copy_from_slice(&part);
+                    }
+                }
+                sums
+            }
+        }
+    }};
+    (@group $simd:expr, $group:expr, $xs:expr, $portable:ident, $avx2:ident, $vnni:ident) => {{
         let (simd, group, xs) = ($simd, $group, $xs);
         #[cfg(target_arch = "x86_64")]
         let sums = match simd {
@@ -255,7 +290,7 @@ macro_rules! dot {
             Simd::Portable => std::array::from_fn(|j| xs.get(j).map_or([0.0; ROWS], |x| $portable(group, x))),
         };
         #[cfg(not(target_arch = "x86_64"))]
-        let sums = {
+        let sums: [[f32; ROWS]; GROUP] = {
             let _ = simd;
             std::array::from_fn(|j| xs.get(j).map_or([0.0; ROWS], |x| $portable(group, x)))
         };
@@ -576,8 +611,238 @@ macro_rules! packed_dots {
 
 #[cfg(target_arch = "x86_64")]
 packed_dots!(q4k_avx2, q6k_avx2, "avx2", add_byte_products_avx2);
+
+/// 32 bytes at `offset` of two packed blocks, side by side in one 512-bit register.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn side_by_side(first: *const u8, second: *const u8, offset: usize) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's blocks hold 32 bytes at `offset`.
+    unsafe {
+        let low = _mm256_loadu_si256(first.add(offset) as *const __m256i);
+        _mm512_inserti64x4(_mm512_castsi256_si512(low), _mm256_loadu_si256(second.add(offset) as *const __m256i), 1)
+    }
+}
+
+/// Eight bytes at `offset` of two packed blocks, side by side, widened to 32-bit lanes (sign
+/// extended when `signed`).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn bytes_side_by_side(first: *const u8, second: *const u8, offset: usize, signed: bool) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    // SAFETY: the caller's blocks hold eight bytes at `offset`.
+    unsafe {
+        let sixteen =
+            _mm_unpacklo_epi64(_mm_loadl_epi64(first.add(offset) as *const __m128i), _mm_loadl_epi64(second.add(offset) as *const __m128i));
+        if signed { _mm512_cvtepi8_epi32(sixteen) } else { _mm512_cvtepu8_epi32(sixteen) }
+    }
+}
+
+/// A 512-bit register of sixteen row totals as an array.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn pair_rows_of(totals: std::arch::x86_64::__m512) -> [f32; PAIR] {
+    let mut rows = [0f32; PAIR];
+    // SAFETY: `rows` holds sixteen floats.
+    unsafe { std::arch::x86_64::_mm512_storeu_ps(rows.as_mut_ptr(), totals) };
+    rows
+}
+
+/// [`q4k_vnni`] on two consecutive groups (`pair`, `group_bytes` each) at once, their rows side by
+/// side in 512-bit registers: the same integer sums and float operations per row, so the same
+/// bits, with half the instructions per multiply-add.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn q4k_vnni_pair<const N: usize>(pair: &[u8], group_bytes: usize, xs: &[Row]) -> [[f32; PAIR]; N] {
+    use std::arch::x86_64::*;
+    // SAFETY: the loads stay inside the two groups' packed blocks and the activation rows.
+    unsafe {
+        let low_nibble = _mm512_set1_epi8(0x0F);
+        let mut totals = [_mm512_setzero_ps(); N];
+        for b in 0..group_bytes / Q4KPacked::BYTES {
+            let (first, second) = (pair.as_ptr().add(b * Q4KPacked::BYTES), pair.as_ptr().add(group_bytes + b * Q4KPacked::BYTES));
+            let mut products = [_mm512_setzero_si512(); N];
+            let mut minimums = [_mm512_setzero_si512(); N];
+            for sub in 0..8 {
+                let scales = bytes_side_by_side(first, second, Q4KPacked::SCALES + 8 * sub, false);
+                let mins = bytes_side_by_side(first, second, Q4KPacked::MINIMUMS + 8 * sub, false);
+                let mins = _mm512_or_si512(mins, _mm512_slli_epi32(mins, 16));
+                let mut weights = [_mm512_setzero_si512(); 8];
+                for part in 0..4 {
+                    let nibbles = side_by_side(first, second, nibbles_at::<Q4KPacked>(sub, part));
+                    weights[2 * part] = _mm512_and_si512(nibbles, low_nibble);
+                    weights[2 * part + 1] = _mm512_and_si512(_mm512_srli_epi16(nibbles, 4), low_nibble);
+                }
+                for (j, x) in xs[..N].iter().enumerate() {
+                    let activations = x.values.as_ptr().add(b * BLOCK + 32 * sub) as *const i32;
+                    let mut chains = [_mm512_setzero_si512(); 2];
+                    for (k, weights) in weights.iter().enumerate() {
+                        let four = _mm512_set1_epi32(activations.add(k).read_unaligned());
+                        chains[k % 2] = _mm512_dpbusd_epi32(chains[k % 2], *weights, four);
+                    }
+                    let dot = _mm512_add_epi32(chains[0], chains[1]);
+                    products[j] = _mm512_add_epi32(products[j], _mm512_mullo_epi32(dot, scales));
+                    let halves = _mm512_set1_epi32((x.sums.as_ptr().add(b * 16 + 2 * sub) as *const i32).read_unaligned());
+                    minimums[j] = _mm512_add_epi32(minimums[j], _mm512_madd_epi16(mins, halves));
+                }
+            }
+            let d = _mm512_castsi512_ps(side_by_side(first, second, 0));
+            let dmin = _mm512_castsi512_ps(side_by_side(first, second, 32));
+            for (j, x) in xs[..N].iter().enumerate() {
+                let scale = _mm512_set1_ps(x.scales[b]);
+                let products = _mm512_mul_ps(_mm512_mul_ps(d, scale), _mm512_cvtepi32_ps(products[j]));
+                let minimums = _mm512_mul_ps(_mm512_mul_ps(dmin, scale), _mm512_cvtepi32_ps(minimums[j]));
+                totals[j] = _mm512_add_ps(totals[j], _mm512_sub_ps(products, minimums));
+            }
+        }
+        totals.map(|totals| pair_rows_of(totals))
+    }
+}
+
+/// [`q6k_vnni`] on two consecutive groups at once, as [`q4k_vnni_pair`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn q6k_vnni_pair<const N: usize>(pair: &[u8], group_bytes: usize, xs: &[Row]) -> [[f32; PAIR]; N] {
+    use std::arch::x86_64::*;
+    // SAFETY: the loads stay inside the two groups' packed blocks and the activation rows.
+    unsafe {
+        let (low_nibble, bit_pair) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(0x30));
+        let mut totals = [_mm512_setzero_ps(); N];
+        for b in 0..group_bytes / Q6KPacked::BYTES {
+            let (first, second) = (pair.as_ptr().add(b * Q6KPacked::BYTES), pair.as_ptr().add(group_bytes + b * Q6KPacked::BYTES));
+            let mut products = [_mm512_setzero_si512(); N];
+            let mut offsets = [_mm512_setzero_si512(); N];
+            for chunk in 0..8 {
+                let scales = |sub: usize| bytes_side_by_side(first, second, Q6KPacked::SCALES + 8 * sub, true);
+                let scales = [scales(2 * chunk), scales(2 * chunk + 1)];
+                let scale_pairs = _mm512_or_si512(_mm512_and_si512(scales[0], _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(scales[1], 16));
+                let mut weights = [_mm512_setzero_si512(); 8];
+                for part in 0..4 {
+                    let nibbles = side_by_side(first, second, nibbles_at::<Q6KPacked>(chunk, part));
+                    weights[2 * part] = _mm512_and_si512(nibbles, low_nibble);
+                    weights[2 * part + 1] = _mm512_and_si512(_mm512_srli_epi16(nibbles, 4), low_nibble);
+                }
+                for g in 0..2 {
+                    let high = side_by_side(first, second, Q6KPacked::pairs_at(chunk, g));
+                    let shifted = [_mm512_slli_epi16(high, 4), _mm512_slli_epi16(high, 2), high, _mm512_srli_epi16(high, 2)];
+                    for (m, shifted) in shifted.into_iter().enumerate() {
+                        let k = 4 * g + m;
+                        weights[k] = _mm512_or_si512(weights[k], _mm512_and_si512(shifted, bit_pair));
+                    }
+                }
+                for (j, x) in xs[..N].iter().enumerate() {
+                    let activations = x.values.as_ptr().add(b * BLOCK + 32 * chunk) as *const i32;
+                    let mut dots = [_mm512_setzero_si512(); 2];
+                    for (k, weights) in weights.iter().enumerate() {
+                        let four = _mm512_set1_epi32(activations.add(k).read_unaligned());
+                        dots[k / 4] = _mm512_dpbusd_epi32(dots[k / 4], *weights, four);
+                    }
+                    let scaled = _mm512_add_epi32(_mm512_mullo_epi32(dots[0], scales[0]), _mm512_mullo_epi32(dots[1], scales[1]));
+                    products[j] = _mm512_add_epi32(products[j], scaled);
+                    let sums = _mm512_set1_epi32((x.sums.as_ptr().add(b * 16 + 2 * chunk) as *const i32).read_unaligned());
+                    offsets[j] = _mm512_add_epi32(offsets[j], _mm512_madd_epi16(scale_pairs, sums));
+                }
+            }
+            let d = _mm512_castsi512_ps(side_by_side(first, second, 0));
+            for (j, x) in xs[..N].iter().enumerate() {
+                let sums = _mm512_sub_epi32(products[j], _mm512_slli_epi32(offsets[j], 5));
+                let scaled = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(x.scales[b])), _mm512_cvtepi32_ps(sums));
+                totals[j] = _mm512_add_ps(totals[j], scaled);
+            }
+        }
+        totals.map(|totals| pair_rows_of(totals))
+    }
+}
 #[cfg(target_arch = "x86_64")]
 packed_dots!(q4k_vnni, q6k_vnni, "avx2,avx512f,avx512vl,avx512vnni", add_byte_products_vnni);
+
+/// [`q5_0_vnni`] on two consecutive groups at once, as [`q4k_vnni_pair`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn q5_0_vnni_pair<const N: usize>(pair: &[u8], group_bytes: usize, xs: &[blocks32::Row]) -> [[f32; PAIR]; N] {
+    use std::arch::x86_64::*;
+    // SAFETY: the loads stay inside the two groups' packed blocks.
+    unsafe {
+        let (low_nibble, fifth) = (_mm512_set1_epi8(0x0F), _mm512_set1_epi8(0x10));
+        blocks32_vnni_pair::<N>(pair, group_bytes, xs, Q5_0Packed::BYTES, 4, |first, second| {
+            let mut weights = [_mm512_setzero_si512(); 8];
+            for part in 0..4 {
+                let nibbles = side_by_side(first, second, nibbles_at::<Q5_0Packed>(0, part));
+                weights[2 * part] = _mm512_and_si512(nibbles, low_nibble);
+                weights[2 * part + 1] = _mm512_and_si512(_mm512_srli_epi16(nibbles, 4), low_nibble);
+            }
+            let high = side_by_side(first, second, Q5_0Packed::FIFTH_BITS);
+            // Bit k of each byte moved to bit 4, as in `q5_0_vnni`.
+            let shifted = [
+                _mm512_slli_epi16(high, 4),
+                _mm512_slli_epi16(high, 3),
+                _mm512_slli_epi16(high, 2),
+                _mm512_slli_epi16(high, 1),
+                high,
+                _mm512_srli_epi16(high, 1),
+                _mm512_srli_epi16(high, 2),
+                _mm512_srli_epi16(high, 3),
+            ];
+            for (weights, shifted) in weights.iter_mut().zip(shifted) {
+                *weights = _mm512_or_si512(*weights, _mm512_and_si512(shifted, fifth));
+            }
+            weights
+        })
+    }
+}
+
+/// [`q8_0_vnni`] on two consecutive groups at once, as [`q4k_vnni_pair`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn q8_0_vnni_pair<const N: usize>(pair: &[u8], group_bytes: usize, xs: &[blocks32::Row]) -> [[f32; PAIR]; N] {
+    // SAFETY: the loads stay inside the two groups' packed blocks.
+    unsafe {
+        blocks32_vnni_pair::<N>(pair, group_bytes, xs, Q8_0Packed::BYTES, 7, |first, second| {
+            std::array::from_fn(|k| side_by_side(first, second, Q8_0Packed::VALUES + 32 * k))
+        })
+    }
+}
+
+/// The products of two consecutive groups of a 32-weight format, `bytes` per block, whose
+/// weights `load` gives as eight registers (values `4k…4k + 3` of each row of both groups),
+/// less `1 << offset_shift`: [`blocks32_dots_vnni`] with the two groups side by side.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+#[inline]
+unsafe fn blocks32_vnni_pair<const N: usize>(
+    pair: &[u8],
+    group_bytes: usize,
+    xs: &[blocks32::Row],
+    bytes: usize,
+    offset_shift: i32,
+    load: impl Fn(*const u8, *const u8) -> [std::arch::x86_64::__m512i; 8],
+) -> [[f32; PAIR]; N] {
+    use std::arch::x86_64::*;
+    // SAFETY: the loads stay inside the two groups' packed blocks and the activation rows.
+    unsafe {
+        let mut totals = [_mm512_setzero_ps(); N];
+        for b in 0..group_bytes / bytes {
+            let (first, second) = (pair.as_ptr().add(b * bytes), pair.as_ptr().add(group_bytes + b * bytes));
+            let weights = load(first, second);
+            let d = _mm512_castsi512_ps(side_by_side(first, second, 0));
+            for (j, x) in xs[..N].iter().enumerate() {
+                let activations = x.values.as_ptr().add(b * blocks32::BLOCK) as *const i32;
+                let mut chains = [_mm512_setzero_si512(); 2];
+                for (k, weights) in weights.iter().enumerate() {
+                    let four = _mm512_set1_epi32(activations.add(k).read_unaligned());
+                    chains[k % 2] = _mm512_dpbusd_epi32(chains[k % 2], *weights, four);
+                }
+                let offset = _mm512_set1_epi32(x.sums[b] << offset_shift);
+                let dot = _mm512_sub_epi32(_mm512_add_epi32(chains[0], chains[1]), offset);
+                let scaled = _mm512_mul_ps(_mm512_mul_ps(d, _mm512_set1_ps(x.scales[b])), _mm512_cvtepi32_ps(dot));
+                totals[j] = _mm512_add_ps(totals[j], scaled);
+            }
+        }
+        totals.map(|totals| pair_rows_of(totals))
+    }
+}
 
 /// The x86 products of eight packed rows of Q5_0 and of Q8_0 with `N` activation rows,
 /// `[activation][row]`, written once for AVX2 and for AVX-512 VNNI.
