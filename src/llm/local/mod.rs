@@ -10,6 +10,7 @@ pub mod gguf;
 pub mod kernels;
 pub mod qwen2;
 pub mod requantize;
+pub mod sampling;
 pub mod template;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
