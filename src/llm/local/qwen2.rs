@@ -274,9 +274,10 @@ fn with_cpu_slice<T>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
 /// transposed keys, outputs as a multiply-add of each value row. Key/value heads run on Candle's
 /// worker threads, which are already awake between the matrix products around this.
 ///
-/// `queries` is `(heads, seq, head_dim)`; `keys_t` is `(kv_heads, head_dim, capacity)` and
-/// `values` `(kv_heads, capacity, head_dim)`, holding positions `0..position + seq`; query row `i`
-/// sits at `position + i` and sees the positions up to its own. Returns `(seq, heads, head_dim)`.
+/// `queries` is `(batch, heads, seq, head_dim)`; `keys_t` is `(batch, kv_heads, head_dim,
+/// capacity)` and `values` `(batch, kv_heads, capacity, head_dim)`, holding positions
+/// `0..position + seq`; each sequence of the batch attends to its own cache, its query row `i`
+/// at `position + i` seeing the positions up to its own. Returns `(batch, seq, heads, head_dim)`.
 fn attend_few(
     queries: &[f32],
     keys_t: &[f32],
@@ -293,16 +294,20 @@ fn attend_few(
     let rows = group * seq; // row r = (query head in group) · seq + i
     let len = position + seq;
     let scale = 1.0 / (head_dim as f32).sqrt();
-    let mut y = vec![0f32; seq * heads * head_dim];
+    let batch = queries.len() / (heads * seq * head_dim);
+    let mut y = vec![0f32; batch * seq * heads * head_dim];
     let y_address = y.as_mut_ptr() as usize;
-    // The key/value heads are independent: one per worker thread.
-    candle_core::utils::barrier_pool().execute_chunked(kv_heads, |groups| {
+    // The key/value heads of every sequence are independent: all of them shared among the worker
+    // threads in one call.
+    candle_core::utils::barrier_pool().execute_chunked(batch * kv_heads, |groups| {
         let mut scores = vec![0f32; rows * len];
         let mut out = vec![0f32; rows * head_dim];
-        for g in groups {
-            let keys_t = &keys_t[g * head_dim * capacity..][..head_dim * capacity];
-            let values = &values[g * capacity * head_dim..][..len * head_dim];
-            let queries = &queries[g * rows * head_dim..][..rows * head_dim];
+        for bg in groups {
+            // Head `g` of sequence `b`: blocks of the same size follow one another in all three.
+            let (b, g) = (bg / kv_heads, bg % kv_heads);
+            let keys_t = &keys_t[bg * head_dim * capacity..][..head_dim * capacity];
+            let values = &values[bg * capacity * head_dim..][..len * head_dim];
+            let queries = &queries[bg * rows * head_dim..][..rows * head_dim];
             scores.fill(0.0);
             for start in (0..len).step_by(BLOCK) {
                 let end = len.min(start + BLOCK);
@@ -336,9 +341,9 @@ fn attend_few(
             }
             for (r, (o, total)) in out.chunks_exact(head_dim).zip(&totals).enumerate() {
                 let (h, i) = (r / seq, r % seq);
-                // SAFETY: group g writes only its own heads' rows of `y`, which outlives the call.
+                // SAFETY: each (b, g) writes only its own heads' rows of `y`, which outlives the call.
                 let target = unsafe {
-                    std::slice::from_raw_parts_mut((y_address as *mut f32).add((i * heads + g * group + h) * head_dim), head_dim)
+                    std::slice::from_raw_parts_mut((y_address as *mut f32).add(((b * seq + i) * heads + g * group + h) * head_dim), head_dim)
                 };
                 target.iter_mut().zip(o).for_each(|(t, o)| *t = o / total);
             }
@@ -429,21 +434,8 @@ impl Layer {
         let y = if seq < ATTEND_IN_PLACE_BELOW {
             let q = q.flatten_all()?.to_vec1::<f32>()?;
             let capacity = self.keys.capacity();
-            // Each sequence (row of the batch) attends to its own cache.
-            let (query_size, cache_size) = (heads * seq * head_dim, kv_heads * head_dim * capacity);
             let y = with_cpu_slice(self.keys.all()?, |keys_t| {
-                with_cpu_slice(self.values.all()?, |values| {
-                    (0..batch)
-                        .flat_map(|b| {
-                            let (q, keys_t, values) = (
-                                &q[b * query_size..][..query_size],
-                                &keys_t[b * cache_size..][..cache_size],
-                                &values[b * cache_size..][..cache_size],
-                            );
-                            attend_few(q, keys_t, values, capacity, position, seq, geometry)
-                        })
-                        .collect::<Vec<f32>>()
-                })
+                with_cpu_slice(self.values.all()?, |values| attend_few(&q, keys_t, values, capacity, position, seq, geometry))
             })??;
             Tensor::from_vec(y, (batch, seq, embedding), x.device())?
         } else {
