@@ -343,7 +343,10 @@ fn attend_few(
                 let (h, i) = (r / seq, r % seq);
                 // SAFETY: each (b, g) writes only its own heads' rows of `y`, which outlives the call.
                 let target = unsafe {
-                    std::slice::from_raw_parts_mut((y_address as *mut f32).add(((b * seq + i) * heads + g * group + h) * head_dim), head_dim)
+                    std::slice::from_raw_parts_mut(
+                        (y_address as *mut f32).add(((b * seq + i) * heads + g * group + h) * head_dim),
+                        head_dim,
+                    )
                 };
                 target.iter_mut().zip(o).for_each(|(t, o)| *t = o / total);
             }
