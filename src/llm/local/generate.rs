@@ -1,7 +1,6 @@
 //! Text generation: greedy by default (deterministic), seeded sampling on request, stop tokens,
 //! a token cap, streaming, and an English-only constraint.
 
-use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
 
 use super::sampling::{self, Nucleus};
@@ -426,23 +425,14 @@ fn choose_together(
     stop_tokens: &[u32],
 ) -> candle_core::Result<Vec<Option<u32>>> {
     let mut active = active.iter().peekable();
-    type Job<'r, 'o> = Mutex<(&'r mut Row<'o>, Vec<f32>, Option<candle_core::Result<Option<u32>>>)>;
-    let jobs: Vec<Job> = rows
-        .iter_mut()
-        .enumerate()
-        .filter(|(r, _)| active.next_if_eq(&r).is_some())
-        .zip(logits)
-        .map(|((_, row), logits)| Mutex::new((row, logits, None)))
-        .collect();
-    candle_core::utils::barrier_pool().execute_chunked(jobs.len(), |slots| {
-        for slot in slots {
-            let mut job = jobs[slot].lock().unwrap_or_else(PoisonError::into_inner);
-            let (row, logits, chosen) = &mut *job;
-            let mask = allowed.filter(|_| row.options.english_only);
-            *chosen = Some(row.step(std::mem::take(logits), mask, stop_tokens));
-        }
-    });
-    jobs.into_iter().map(|job| job.into_inner().unwrap_or_else(PoisonError::into_inner).2.expect("every row is stepped")).collect()
+    let jobs: Vec<(&mut Row, Vec<f32>)> =
+        rows.iter_mut().enumerate().filter(|(r, _)| active.next_if_eq(&r).is_some()).map(|(_, row)| row).zip(logits).collect();
+    super::map_on_workers(jobs, |(row, logits)| {
+        let mask = allowed.filter(|_| row.options.english_only);
+        row.step(logits, mask, stop_tokens)
+    })
+    .into_iter()
+    .collect()
 }
 
 /// One continuation being decoded: its options, sampler and tokens so far.

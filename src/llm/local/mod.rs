@@ -17,8 +17,26 @@ pub mod testing;
 
 pub use gguf::Model;
 
+use std::sync::{Mutex, PoisonError};
+
 use crate::error::Error;
 use crate::llm::{Backend, GenerateOptions, Generation, Message};
+
+/// `f` of each item, in order, the items shared among Candle's worker threads and the calling
+/// thread. `f` must not use Candle's tensor operations: those run on the same threads, and
+/// cannot be called from the calling thread while it takes part.
+pub(crate) fn map_on_workers<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    let slots: Vec<Mutex<(Option<T>, Option<U>)>> = items.into_iter().map(|item| Mutex::new((Some(item), None))).collect();
+    candle_core::utils::barrier_pool().execute_chunked(slots.len(), |range| {
+        for i in range {
+            let mut slot = slots[i].lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(item) = slot.0.take() {
+                slot.1 = Some(f(item));
+            }
+        }
+    });
+    slots.into_iter().map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner).1.expect("every item is mapped")).collect()
+}
 
 /// A decoder-only transformer: feed tokens at a position, get the logits of the last one.
 pub trait CausalLm: Send {

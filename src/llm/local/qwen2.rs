@@ -647,16 +647,18 @@ impl CausalLm for Qwen2 {
         let logits = self.output.forward(&Tensor::cat(&scored, 0)?)?.to_dtype(DType::F32)?.contiguous()?;
         let vocabulary = logits.dim(D::Minus1)?;
         with_cpu_slice(&logits, |logits| {
-            let mut logits = logits.chunks_exact(vocabulary);
+            let logits: Vec<&[f32]> = logits.chunks_exact(vocabulary).collect();
+            // Each row's normaliser, a pass over the whole vocabulary, computed on both cores.
+            let mut scored = logits.iter().zip(super::map_on_workers(logits.clone(), log_sum_exp));
             rows.iter()
                 .map(|(_, next)| {
                     next.iter()
                         .map(|&token| {
-                            let row = logits.next().expect("one logits row per scored token");
+                            let (row, normaliser) = scored.next().expect("one logits row per scored token");
                             let Some(&logit) = row.get(token as usize) else {
                                 candle_core::bail!("token {token} is outside the vocabulary")
                             };
-                            Ok(logit - log_sum_exp(row))
+                            Ok(logit - normaliser)
                         })
                         .collect()
                 })

@@ -28,8 +28,6 @@
 //! on every path, so the paths are bit-identical and a row's result never depends on the rows
 //! multiplied beside it.
 
-use std::sync::{Mutex, PoisonError};
-
 use super::blocks32::{self, Q5_0, Q8_0};
 use super::kquants::{self, BLOCK, Q4K_BYTES, Q6K_BYTES, Row, q4k_scales};
 use super::{Format, GROUP, ROWS_PER_ITEM, Simd, TILE, f16_at, widen};
@@ -256,13 +254,7 @@ fn quantize_rows<A: Send>(x: &[f32], cols: usize, quantize: fn(&[f32]) -> A) -> 
     if rows.len() < 2 {
         return rows.into_iter().map(quantize).collect();
     }
-    let quantized: Vec<Mutex<Option<A>>> = rows.iter().map(|_| Mutex::new(None)).collect();
-    candle_core::utils::barrier_pool().execute_chunked(rows.len(), |range| {
-        for r in range {
-            *quantized[r].lock().unwrap_or_else(PoisonError::into_inner) = Some(quantize(rows[r]));
-        }
-    });
-    quantized.into_iter().map(|q| q.into_inner().unwrap_or_else(PoisonError::into_inner).expect("every row is quantised")).collect()
+    crate::llm::local::map_on_workers(rows, quantize)
 }
 
 /// The products of one or two consecutive packed groups of eight rows (`pair`, `group_bytes`
