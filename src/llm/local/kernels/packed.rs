@@ -231,9 +231,9 @@ impl Packed {
                 for first in own_rows.clone().step_by(PAIR) {
                     let groups = (own_rows.end - first).div_ceil(ROWS).min(2);
                     let pair = &self.bytes[first / ROWS * group_bytes..][..groups * group_bytes];
+                    let count = own_rows.end.min(first + PAIR) - first;
                     for (a, xs) in tile.chunks(GROUP).enumerate() {
                         let sums = dot(pair, group_bytes, xs);
-                        let count = own_rows.end.min(first + PAIR) - first;
                         for (j, sums) in sums[..xs.len()].iter().enumerate() {
                             let i = t * TILE + a * GROUP + j;
                             // SAFETY: work items cover disjoint rows, so each element of `out`
