@@ -469,7 +469,7 @@ impl<'a> Row<'a> {
         }
         let next = match &mut self.sampler {
             None => sampling::argmax(&logits),
-            Some(nucleus) => nucleus.sample(&logits)?,
+            Some(nucleus) => nucleus.sample(&mut logits)?,
         };
         if stop_tokens.contains(&next) && !self.options.ignore_stop_tokens {
             self.finished = Some(Finish::StopToken);
