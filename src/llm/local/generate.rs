@@ -414,9 +414,10 @@ enum Finish {
 }
 
 /// Steps each of the `active` rows (indices into `rows`, ascending) with its logits, the rows
-/// spread over Candle's worker threads: a sampled row's softmax over the whole vocabulary is a
-/// fifth of a decoding step of the 0.5B model. Each row's choice depends on its own state alone,
-/// so the tokens are those of stepping the rows one after the other.
+/// spread over Candle's worker threads: on the main thread alone, the rows' choices (a softmax
+/// over the whole vocabulary for each sampled row) were a fifth of each decoding step of the
+/// 0.5B model. Each row's choice depends on its own state alone, so the tokens are those of
+/// stepping the rows one after the other.
 fn choose_together(
     rows: &mut [Row],
     active: &[usize],
