@@ -23,9 +23,13 @@ use crate::error::Error;
 use crate::llm::{Backend, GenerateOptions, Generation, Message};
 
 /// `f` of each item, in order, the items shared among Candle's worker threads and the calling
-/// thread. `f` must not use Candle's tensor operations: those run on the same threads, and
-/// cannot be called from the calling thread while it takes part.
+/// thread (a single item stays on the calling thread: nothing to share, no waking the workers).
+/// `f` must not use Candle's tensor operations: those run on the same threads, and cannot be
+/// called from the calling thread while it takes part.
 pub(crate) fn map_on_workers<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    if items.len() < 2 {
+        return items.into_iter().map(f).collect();
+    }
     let slots: Vec<Mutex<(Option<T>, Option<U>)>> = items.into_iter().map(|item| Mutex::new((Some(item), None))).collect();
     candle_core::utils::barrier_pool().execute_chunked(slots.len(), |range| {
         for i in range {

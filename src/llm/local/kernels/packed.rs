@@ -222,7 +222,9 @@ impl Packed {
         dot: impl Fn(&[u8], usize, &[A]) -> [[f32; PAIR]; GROUP] + Sync,
     ) {
         let rows = self.rows;
-        let activations = quantize_rows(x, self.cols, quantize);
+        // Rows shared among the worker threads: a prompt's 512 rows took a tenth of its time
+        // quantised on one thread while the other waited.
+        let activations = crate::llm::local::map_on_workers(x.chunks_exact(self.cols).collect(), quantize);
         let group_bytes = self.bytes.len() / rows.div_ceil(ROWS);
         let out_address = out.as_mut_ptr() as usize;
         candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(ROWS_PER_ITEM), |items| {
@@ -245,16 +247,6 @@ impl Packed {
             }
         });
     }
-}
-
-/// Each `cols`-wide row of `x` quantised, several rows shared among the worker threads: a
-/// prompt's 512 rows took a tenth of its time quantised on one thread while the other waited.
-fn quantize_rows<A: Send>(x: &[f32], cols: usize, quantize: fn(&[f32]) -> A) -> Vec<A> {
-    let rows: Vec<&[f32]> = x.chunks_exact(cols).collect();
-    if rows.len() < 2 {
-        return rows.into_iter().map(quantize).collect();
-    }
-    crate::llm::local::map_on_workers(rows, quantize)
 }
 
 /// The products of one or two consecutive packed groups of eight rows (`pair`, `group_bytes`
