@@ -18,21 +18,20 @@ use zhbrief::settings::Options;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Keeps memory mimalloc has freed for reuse instead of handing it back to the kernel, unless
-/// `MIMALLOC_PURGE_DELAY` says otherwise. Why: every decoding step frees and allocates buffers
-/// of megabytes (logits, activations, tensor copies); handed back, each was faulted in and
-/// zeroed afresh by the kernel, a fifth of the CPU time of a `--translate` run. Kept: the 1.5B
-/// model's `--translate` of the real article 85–87 s → 76 s (system time 14–16 s → 5 s), peak
-/// RSS 1.67 → 1.78 GiB.
-#[cfg(feature = "model")]
-fn keep_freed_memory() {
-    /// `mi_option_purge_delay` in mimalloc's `mi_option_t`, which libmimalloc-sys names no
-    /// constant for; −1 means never purge.
-    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: mimalloc's options may be set at any time, from any thread.
-        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, -1) };
-    }
+/// Ordinary 4 KiB pages for the whole process, no transparent huge pages. Why: mimalloc asks the
+/// kernel for huge pages, and every decoding step frees and allocates buffers of megabytes
+/// (logits, activations, tensor copies); each fresh 2 MiB page was zeroed whole by the kernel,
+/// and pages split by memory handed back were faulted in again. On the 2-core Xeon, binaries
+/// alternating, same briefs: the 1.5B model's `--translate` of the real article 93 and 101 s →
+/// 87 and 76 s, the 0.5B model's `--abstractive --translate` 87 → 60 s (system time 23–32 s →
+/// 3–18 s), peak RSS a little lower; `zhbrief bench`, 1.5B: load 1.5–5 s → 0.9 s, the long
+/// prompt 103 → 112 tokens/s, one sequence's generation 16.5 → 16.0 (more TLB misses while
+/// streaming the weights). Keeping freed memory instead (mimalloc's purge delay −1) removed the
+/// faults too but raised peak RSS by 0.1–0.2 GiB.
+#[cfg(all(feature = "model", target_os = "linux"))]
+fn without_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes no pointers; it only sets a flag of this process.
+    unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
 }
 
 /// Turn Chinese news articles into short, faithful Markdown briefs.
@@ -305,8 +304,8 @@ fn brief(args: BriefArgs) -> u8 {
 }
 
 fn main() -> ExitCode {
-    #[cfg(feature = "model")]
-    keep_freed_memory();
+    #[cfg(all(feature = "model", target_os = "linux"))]
+    without_huge_pages();
     let cli = Cli::parse();
     let code = match cli.command {
         Some(Command::Index { dir }) => commands::index::run(&dir),
