@@ -268,11 +268,15 @@ fn with_cpu_slice<T>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
 ///
 /// Why hand-written: through Candle's batched matmul and softmax, attending over a 1,300-token
 /// cache took 12 ms of each generated token's 44. The work is small; what costs is streaming
-/// the cache. Here the query heads that share a key/value head (7 in Qwen2.5-0.5B) read each
-/// block of keys and each value once, and every inner loop runs over contiguous memory with
-/// independent lanes, so it vectorises: scores as one multiply-add per dimension over the
-/// transposed keys, outputs as a multiply-add of each value row. Key/value heads run on Candle's
-/// worker threads, which are already awake between the matrix products around this.
+/// the cache. Here the query heads that share a key/value head (7 in Qwen2.5-0.5B) are served
+/// from the same keys and values while they are in cache, and every inner loop runs over
+/// contiguous memory with independent lanes, so it vectorises: scores as one multiply-add per
+/// dimension over the transposed keys, outputs as a multiply-add of each value row, each on a
+/// tile of [`TILE`] sums held in registers while the terms are added in order: the same sums as
+/// one term at a time over whole rows, without storing and reloading the row for every term
+/// (batched decoding of 8 sequences of the 1.5B model: 9.3% of its time here before, 7.5%
+/// after, `perf`). Key/value heads run on Candle's worker threads,
+/// which are already awake between the matrix products around this.
 ///
 /// `queries` is `(batch, heads, seq, head_dim)`; `keys_t` is `(batch, kv_heads, head_dim,
 /// capacity)` and `values` `(batch, kv_heads, capacity, head_dim)`, holding positions
@@ -287,8 +291,6 @@ fn attend_few(
     seq: usize,
     geometry: &Geometry,
 ) -> Vec<f32> {
-    /// Positions per block of scores: the group's score rows for one block stay in L1.
-    const BLOCK: usize = 256;
     let Geometry { heads, kv_heads, head_dim, .. } = *geometry;
     let group = heads / kv_heads;
     let rows = group * seq; // row r = (query head in group) · seq + i
@@ -308,17 +310,12 @@ fn attend_few(
             let keys_t = &keys_t[bg * head_dim * capacity..][..head_dim * capacity];
             let values = &values[bg * capacity * head_dim..][..len * head_dim];
             let queries = &queries[bg * rows * head_dim..][..rows * head_dim];
-            scores.fill(0.0);
-            for start in (0..len).step_by(BLOCK) {
-                let end = len.min(start + BLOCK);
-                for (d, key_row) in keys_t.chunks_exact(capacity).enumerate() {
-                    let keys = &key_row[start..end];
-                    for (query, row) in queries.chunks_exact(head_dim).zip(scores.chunks_exact_mut(len)) {
-                        let q = query[d] * scale;
-                        for (s, k) in row[start..end].iter_mut().zip(keys) {
-                            *s += q * k;
-                        }
-                    }
+            // A tile of positions at a time, its keys (every dimension) staying in L1 for the rows.
+            for start in (0..len).step_by(TILE) {
+                let width = TILE.min(len - start);
+                for (query, row) in queries.chunks_exact(head_dim).zip(scores.chunks_exact_mut(len)) {
+                    let terms = query.iter().zip(keys_t.chunks_exact(capacity)).map(|(&q, key_row)| (q * scale, &key_row[start..]));
+                    sum_terms(&mut row[start..start + width], terms);
                 }
             }
             let mut totals = Vec::with_capacity(rows);
@@ -330,13 +327,9 @@ fn attend_few(
                 row[visible..].fill(0.0);
                 totals.push(row[..visible].iter().sum::<f32>());
             }
-            out.fill(0.0);
-            for (j, value) in values.chunks_exact(head_dim).enumerate() {
-                for (r, o) in out.chunks_exact_mut(head_dim).enumerate() {
-                    let w = scores[r * len + j];
-                    for (o, v) in o.iter_mut().zip(value) {
-                        *o += w * v;
-                    }
+            for (o, weights) in out.chunks_exact_mut(head_dim).zip(scores.chunks_exact(len)) {
+                for (part, o) in o.chunks_mut(TILE).enumerate() {
+                    sum_terms(o, weights.iter().zip(values.chunks_exact(head_dim)).map(|(&w, value)| (w, &value[part * TILE..])));
                 }
             }
             for (r, (o, total)) in out.chunks_exact(head_dim).zip(&totals).enumerate() {
@@ -353,6 +346,32 @@ fn attend_few(
         }
     });
     y
+}
+
+/// Sums [`attend_few`] keeps in registers at a time (eight 256-bit registers as compiled for AVX-512).
+const TILE: usize = 64;
+
+/// `sums[i] = Σ_t weight_t · values_t[i]`, the terms added in order from zero, each sum held in
+/// a register when `sums` is a whole tile (a constant length the compiler unrolls).
+#[inline(always)]
+fn sum_terms<'a>(sums: &mut [f32], terms: impl Iterator<Item = (f32, &'a [f32])>) {
+    if let Ok(sums) = <&mut [f32; TILE]>::try_from(&mut *sums) {
+        let mut tile = [0f32; TILE];
+        for (weight, values) in terms {
+            let values: &[f32; TILE] = values[..TILE].try_into().expect("a tile of values");
+            for (sum, value) in tile.iter_mut().zip(values) {
+                *sum += weight * value;
+            }
+        }
+        *sums = tile;
+    } else {
+        sums.fill(0.0);
+        for (weight, values) in terms {
+            for (sum, value) in sums.iter_mut().zip(values) {
+                *sum += weight * value;
+            }
+        }
+    }
 }
 
 /// `ln Σ exp(x)`, computed from the maximum so that no term overflows.
