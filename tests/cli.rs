@@ -200,3 +200,32 @@ fn several_inputs_keep_going_and_exit_one() {
     assert!(stdout.contains("宝山"));
     assert!(stderr.contains("empty.txt: empty input"));
 }
+
+/// The process runs on ordinary pages, without transparent huge pages (`without_huge_pages` in
+/// `main.rs`): the buffers each decoding step frees and allocates were zeroed 2 MiB at a time.
+#[cfg(all(target_os = "linux", feature = "model"))]
+#[test]
+fn runs_without_transparent_huge_pages() {
+    use std::process::{Command, Stdio};
+    // The binary waits for the article on stdin; meanwhile its status is read, at most 100 times.
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("zhbrief"))
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut enabled = None;
+    for _ in 0..100 {
+        let text = std::fs::read_to_string(&status).unwrap_or_default();
+        enabled = text.lines().find_map(|line| line.strip_prefix("THP_enabled:")).map(|v| v.trim().to_string());
+        if enabled.as_deref() == Some("0") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    assert_eq!(enabled.as_deref(), Some("0"), "THP_enabled in {status}");
+}

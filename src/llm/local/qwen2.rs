@@ -275,8 +275,8 @@ fn with_cpu_slice<T>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
 /// tile of [`TILE`] sums held in registers while the terms are added in order: the same sums as
 /// one term at a time over whole rows, without storing and reloading the row for every term
 /// (batched decoding of 8 sequences of the 1.5B model: 9.3% of its time here before, 7.5%
-/// after, `perf`). Key/value heads run on Candle's worker threads,
-/// which are already awake between the matrix products around this.
+/// after, `perf`). Key/value heads run on Candle's worker threads, which are already awake
+/// between the matrix products around this.
 ///
 /// `queries` is `(batch, heads, seq, head_dim)`; `keys_t` is `(batch, kv_heads, head_dim,
 /// capacity)` and `values` `(batch, kv_heads, capacity, head_dim)`, holding positions
