@@ -11,13 +11,7 @@ shift || true
 flags=("$@")
 [[ ${#flags[@]} -gt 0 ]] || flags=(--translate)
 eval_dir=${EVAL_DIR:-../shared/eval}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-if [[ -z ${ZHBRIEF:-} ]]; then
-  cargo build --release --quiet
-  ZHBRIEF=target/release/zhbrief
-fi
+source scripts/lib/bench.sh
 python3 scripts/make-corpus.py "$work/in" "$count" "$eval_dir" >/dev/null
 # One short article first puts the model files in the page cache: the timing is of the models.
 echo "测试。这是一篇很短的文章，只有两句话。" > "$work/warm.txt"

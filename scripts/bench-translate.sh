@@ -8,13 +8,7 @@ cd "$(dirname "$0")/.."
 count=${1:-10}
 model=${2:-qwen2.5-coder-0.5b-instruct-q4_k_m}
 eval_dir=${EVAL_DIR:-../shared/eval}
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-if [[ -z ${ZHBRIEF:-} ]]; then
-  cargo build --release --quiet
-  ZHBRIEF=target/release/zhbrief
-fi
+source scripts/lib/bench.sh
 head -n "$count" "$eval_dir/mt/wmt22_zh-en_news.src.zh" > "$work/in.zh"
 # One short line first puts the model file in the page cache: the timing is of the model, not the disk.
 echo "一。" > "$work/warm.zh"
