@@ -102,7 +102,6 @@ pub fn clean_translation(text: &str) -> String {
 }
 
 #[cfg(test)]
-#[cfg(test)]
 mod tests {
     use super::*;
 

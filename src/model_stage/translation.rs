@@ -146,12 +146,12 @@ impl ModelStage {
         };
         let all: Vec<GenerateOptions> = (0..self.options.candidates.max(1)).map(candidate).collect();
         let rescue: Vec<GenerateOptions> = (1..RESCUE_CANDIDATES).map(candidate).collect();
-        let mut candidates = self.decode_candidates(messages, &all, source)?;
         let checked = english_check::Source::new(source, glossary);
+        let mut candidates = self.decode_candidates(messages, &all, source, &checked)?;
         let mut checks: Vec<Vec<String>> = candidates.iter().map(|c| checked.unsupported(c)).collect();
         if candidates.len() == 1 && !checks[0].is_empty() && self.options.redecode_flagged {
             self.note(&format!("not found in the source: {}; decoding {} more candidates", checks[0].join("; "), rescue.len()));
-            let more = self.decode_candidates(messages, &rescue, source)?;
+            let more = self.decode_candidates(messages, &rescue, source, &checked)?;
             checks.extend(more.iter().map(|c| checked.unsupported(c)));
             candidates.extend(more);
         }
@@ -180,9 +180,17 @@ impl ModelStage {
         Ok(Checked { text: candidates.swap_remove(chosen), unsupported: checks.swap_remove(chosen) })
     }
 
-    /// Decodes one candidate per entry of `options`, cleaned.
-    fn decode_candidates(&mut self, messages: &[Message], options: &[GenerateOptions], source: &str) -> Result<Vec<String>, Error> {
-        Ok(self.run_as_given(messages, options)?.iter().map(|c| clean_translation(&without_invented_years(c, source))).collect())
+    /// Decodes one candidate per entry of `options`, cleaned, and repaired where the model wrote
+    /// its own guess before a rendering ([`english_check::Source::repaired`]).
+    fn decode_candidates(
+        &mut self,
+        messages: &[Message],
+        options: &[GenerateOptions],
+        source: &str,
+        checked: &english_check::Source,
+    ) -> Result<Vec<String>, Error> {
+        let decoded = self.run_as_given(messages, options)?;
+        Ok(decoded.iter().map(|c| checked.repaired(&clean_translation(&without_invented_years(c, source)))).collect())
     }
 
     /// For each candidate translation, the log-probability the model gives `source` as the
@@ -367,6 +375,25 @@ mod tests {
         let same = "Shanghai vice mayor Chen Jie described the transformation of Baoshan.";
         let chosen = choose(source, vec!["Beijing's vice mayor Chen Jie described it.", same, same]);
         assert_eq!((chosen.english.as_str(), chosen.scored), (same, vec![]));
+    }
+
+    #[test]
+    fn a_guess_written_before_its_rendering_is_repaired_before_the_choice() {
+        // The candidates agree on everything but the amount; the one most agree with wrote a
+        // wrong guess before the right rendering. Repaired, it wins, rather than losing to the
+        // odd one out that merely has nothing to flag.
+        let source = "该基金将在阿曼投入50亿美元，并签署了13份合作备忘录。";
+        let repaired = "The fund will invest 5 billion dollars in Oman and signed 13 cooperation memoranda.";
+        let chosen = choose(
+            source,
+            vec![
+                "The fund will invest 50 million (5 billion) dollars in Oman and signed 13 cooperation memoranda.",
+                "The fund will invest 50 million (5 billion) dollars in Oman and signed 13 cooperation memoranda.",
+                "The fund will invest 50 million (5 billion) dollars in Oman and signed 13 memoranda of cooperation.",
+                "A fund puts 5 billion dollars into Oman, with 13 memoranda.",
+            ],
+        );
+        assert_eq!(chosen.english, repaired);
     }
 
     #[test]
