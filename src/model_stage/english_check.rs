@@ -51,15 +51,14 @@ impl<'a> Source<'a> {
             .filter(|claim| !self.stated.iter().any(|s| same_number(claim, s)))
             .map(|claim| claim.written)
             .collect();
-        let covered = |name: &str| self.rendered.iter().any(|r| contains_words(r, name));
         for (_, name) in glossary::known_names() {
-            let settled = CONTEXT.contains(&name) || covered(name) || found.iter().any(|f| f == name);
+            let settled = CONTEXT.contains(&name) || self.covered(name) || found.iter().any(|f| f == name);
             if !settled && contains_words(english, name) && !glossary::known_names().any(|(c, n)| n == name && self.text.contains(c)) {
                 found.push(name.to_string());
             }
         }
         for word in capitalised_words(english) {
-            if CONTEXT.contains(&word) || covered(word) || found.iter().any(|f| contains_words(f, word)) {
+            if CONTEXT.contains(&word) || self.covered(word) || found.iter().any(|f| contains_words(f, word)) {
                 continue;
             }
             let lower = word.to_ascii_lowercase();
@@ -71,7 +70,7 @@ impl<'a> Source<'a> {
             // A name the dictionary gives for a word of the source (Biden for 拜登), or for none of
             // them (Confucius without 孔子).
             if let Some(words) = DICTIONARY_NAMES.get(word) {
-                if !words.iter().any(|w| self.text.contains(w)) && !other_forms(word).any(|form| self.gives_name(&form, &covered)) {
+                if !words.iter().any(|w| self.text.contains(w)) && !other_forms(word).any(|form| self.gives_name(&form)) {
                     found.push(word.to_string());
                 }
                 continue;
@@ -88,12 +87,17 @@ impl<'a> Source<'a> {
         found
     }
 
-    /// Whether the source gives `name`: a rendering holds it (`covered`), or the text holds the
-    /// Chinese of the built-in name spelt so, else of a dictionary name (the built-in names
-    /// decide where they have one: 澳 alone is not Australia).
-    fn gives_name(&self, name: &str, covered: &dyn Fn(&str) -> bool) -> bool {
+    /// Whether a rendering put beside the source holds `name`, whole words.
+    fn covered(&self, name: &str) -> bool {
+        self.rendered.iter().any(|r| contains_words(r, name))
+    }
+
+    /// Whether the source gives `name`: a rendering holds it, or the text holds the Chinese of
+    /// the built-in name spelt so, else of a dictionary name (the built-in names decide where
+    /// they have one: 澳 alone is not Australia).
+    fn gives_name(&self, name: &str) -> bool {
         let mut built_in = glossary::known_names().filter(|(_, known)| *known == name).peekable();
-        covered(name)
+        self.covered(name)
             || match built_in.peek() {
                 Some(_) => built_in.any(|(chinese, _)| self.text.contains(chinese)),
                 None => DICTIONARY_NAMES.get(name).is_some_and(|words| words.iter().any(|w| self.text.contains(w))),
