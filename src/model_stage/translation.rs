@@ -170,7 +170,10 @@ impl ModelStage {
         let fit = if contenders.iter().all(|c| *c == contenders[0]) {
             vec![0.0; contenders.len()]
         } else {
-            self.back_translation_fit(source, &contenders)?
+            let started = std::time::Instant::now();
+            let fit = self.back_translation_fit(source, &contenders)?;
+            self.note(&format!("back-translation: {} candidates scored in {:.1} s", contenders.len(), started.elapsed().as_secs_f64()));
+            fit
         };
         let chosen = eligible[consensus::choose(&agreement, &fit)];
         for (i, candidate) in candidates.iter().enumerate() {
