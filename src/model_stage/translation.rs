@@ -170,10 +170,7 @@ impl ModelStage {
         let fit = if contenders.iter().all(|c| *c == contenders[0]) {
             vec![0.0; contenders.len()]
         } else {
-            let started = std::time::Instant::now();
-            let fit = self.back_translation_fit(source, &contenders)?;
-            self.note(&format!("back-translation: {} candidates scored in {:.1} s", contenders.len(), started.elapsed().as_secs_f64()));
-            fit
+            self.back_translation_fit(source, &contenders)?
         };
         let chosen = eligible[consensus::choose(&agreement, &fit)];
         for (i, candidate) in candidates.iter().enumerate() {
@@ -203,6 +200,7 @@ impl ModelStage {
     /// whole source can be recovered. Each distinct candidate is scored once. All zero (consensus
     /// alone decides) when the engine cannot score a given text.
     fn back_translation_fit(&mut self, source: &str, candidates: &[String]) -> Result<Vec<f64>, Error> {
+        let started = std::time::Instant::now();
         let system = Message::system(self.prompts().render("translate-system.j2", context! {})?);
         let mut distinct: Vec<&String> = Vec::new();
         let mut requests = Vec::new();
@@ -217,6 +215,7 @@ impl ModelStage {
         let Some(scores) = self.backend.score_replies(&conversations, source)? else {
             return Ok(vec![0.0; candidates.len()]);
         };
+        self.note(&format!("back-translation: {} candidates scored in {:.1} s", distinct.len(), started.elapsed().as_secs_f64()));
         Ok(candidates.iter().map(|c| scores[distinct.iter().position(|d| *d == c).expect("every candidate is listed")]).collect())
     }
 }
