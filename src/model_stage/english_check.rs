@@ -52,8 +52,8 @@ impl<'a> Source<'a> {
             .map(|claim| claim.written)
             .collect();
         for (_, name) in glossary::known_names() {
-            let settled = CONTEXT.contains(&name) || self.covered(name) || found.iter().any(|f| f == name);
-            if !settled && contains_words(english, name) && !glossary::known_names().any(|(c, n)| n == name && self.text.contains(c)) {
+            let settled = CONTEXT.contains(&name) || found.iter().any(|f| f == name);
+            if !settled && contains_words(english, name) && !self.gives_name(name) {
                 found.push(name.to_string());
             }
         }
