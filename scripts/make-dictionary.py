@@ -44,6 +44,16 @@ for path in (web2, web2.replace("web2.pickle", "gcide.pickle")):
 ordinary |= {m.lower() for m in "January February March April May June July August September October November December".split()}
 ordinary |= {d.lower() + "day" for d in "Mon Tues Wednes Thurs Fri Satur Sun".split()}
 
+# CC-CEDICT's own English: a word that five or more of its ordinary (lower-case pinyin) entries
+# use in lower case is an ordinary English word, whatever the lists miss ("cooperation", which
+# Webster's spells coöperation and GCIDE capitalises; "expo").
+used = collections.Counter()
+for line in gzip.open(cedict, "rt", encoding="utf-8"):
+    m = re.match(r"^\S+ \S+ \[([^\]]*)\] /(.*)/$", line.strip())
+    if m and not m.group(1)[:1].isupper():
+        used.update(set(re.findall(r"\b[a-z]+\b", m.group(2))))
+ordinary |= {word for word, entries in used.items() if entries >= 5}
+
 
 def is_ordinary(word):
     """Whether `word` is an ordinary English word or an inflection of one: the lists hold
