@@ -333,3 +333,22 @@ fn real_model_is_deterministic_and_resists_injection() {
     }
     assert_eq!(run().stdout, first.stdout, "two runs, same bytes");
 }
+
+#[test]
+#[ignore = "needs the real model (scripts/fetch-model.sh); scripts/test.sh runs it"]
+fn real_model_continues_a_reply_from_its_start_without_the_barred_word() {
+    use zhbrief::llm::{GenerateOptions, Message};
+    let mut model = zhbrief::llm::local::Model::load(&real_model()).unwrap();
+    let messages = [Message::user("Translate into English: 上海市副市长陈杰介绍了宝山的转型。")];
+    let options = GenerateOptions { max_new_tokens: 16, ..GenerateOptions::default() };
+    let start = "Chen Jie, the vice mayor of Shanghai, introduced the";
+    let next_word = |text: &str| {
+        assert!(text.starts_with(start), "the reply keeps its start: {text}");
+        text[start.len()..].split(|c: char| !c.is_alphanumeric()).find(|w| !w.is_empty()).unwrap_or_default().to_string()
+    };
+    let free = next_word(&model.continue_reply(&messages, start, &[], &options).unwrap().text);
+    assert!(!free.is_empty());
+    // The word the model wants next, barred: it writes another.
+    let barred = model.continue_reply(&messages, start, &[format!(" {free}")], &options).unwrap().text;
+    assert_ne!(next_word(&barred), free, "{barred}");
+}

@@ -145,6 +145,19 @@ pub trait Backend: Send {
     /// `conversations`; `None` when the engine cannot score a given text.
     fn score_replies(&mut self, conversations: &[&[Message]], reply: &str) -> Result<Option<Vec<f64>>, Error>;
 
+    /// The assistant's reply to `messages` begun with `start`, taken as written, and not going
+    /// on with any of `avoid` right after it; the text holds `start`. A second try from where a
+    /// reply went wrong. `None` when the engine cannot continue a reply it did not write.
+    fn continue_reply(
+        &mut self,
+        _messages: &[Message],
+        _start: &str,
+        _avoid: &[String],
+        _options: &GenerateOptions,
+    ) -> Result<Option<Generation>, Error> {
+        Ok(None)
+    }
+
     /// Another handle on the same engine, for a worker of its own; `None` when the engine runs
     /// one article at a time (a local model on this machine's cores).
     fn fork(&self) -> Option<Box<dyn Backend>> {

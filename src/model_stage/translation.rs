@@ -158,6 +158,15 @@ impl ModelStage {
         if candidates.len() == 1 {
             return Ok(Checked { text: candidates.swap_remove(0), unsupported: checks.swap_remove(0) });
         }
+        // The candidate the others agree with most, when the check flags it, is decoded again from
+        // where it went wrong: it keeps what the candidates share, without the error, instead of
+        // losing to a candidate that has nothing to flag but translates worse.
+        let favourite = consensus::choose(&consensus::agreement(&candidates), &vec![0.0; candidates.len()]);
+        if !checks[favourite].is_empty()
+            && let Some(mended) = self.decoded_again(messages, options, source, &candidates[favourite], &checks[favourite], &checked)?
+        {
+            (candidates[favourite], checks[favourite]) = (mended.text, mended.unsupported);
+        }
         // A candidate that states what the source does not loses to one that does not, however
         // well the others agree with it.
         let fewest = checks.iter().map(Vec::len).min().unwrap_or(0);
@@ -190,7 +199,62 @@ impl ModelStage {
         checked: &english_check::Source,
     ) -> Result<Vec<String>, Error> {
         let decoded = self.run_as_given(messages, options)?;
-        Ok(decoded.iter().map(|c| checked.repaired(&clean_translation(&without_invented_years(c, source)))).collect())
+        Ok(decoded.iter().map(|c| cleaned(c, source, checked)).collect())
+    }
+
+    /// `english`, a candidate the check flags, decoded again (greedy) from its first flagged item
+    /// with that item barred there; kept as long as each try leaves fewer items flagged, up to
+    /// [`DECODING_AGAIN_TRIES`] tries. A try that flags as much bars what it wrote instead.
+    /// `None` when no try leaves fewer items, or the engine cannot continue a reply.
+    fn decoded_again(
+        &mut self,
+        messages: &[Message],
+        options: &GenerateOptions,
+        source: &str,
+        english: &str,
+        flagged: &[String],
+        checked: &english_check::Source,
+    ) -> Result<Option<Checked>, Error> {
+        let greedy = GenerateOptions { sampling: None, ..options.clone() };
+        let mut best: Option<Checked> = None;
+        let (mut text, mut items) = (english.to_string(), flagged.to_vec());
+        // From the very start there is nothing to keep, and a small model asked again from there
+        // tends to talk instead of translating.
+        let Some(mut cut) = first_flagged(&text, &items, 0).filter(|cut| !text[..cut.start].trim().is_empty()) else {
+            return Ok(None);
+        };
+        let mut avoid = Vec::new();
+        for _ in 0..DECODING_AGAIN_TRIES {
+            let start = text[..cut.start].trim_end().to_string();
+            avoid.push(text[start.len()..cut.end].to_string());
+            let Some(reply) = self.backend.continue_reply(messages, &start, &avoid, &greedy)? else { return Ok(None) };
+            let again = cleaned(&reply.text, source, checked);
+            let again_items = checked.unsupported(&again);
+            self.note(&format!("decoded again after “{start}”, not “{}”: {again}", avoid.last().map_or("", |a| a.trim())));
+            if again_items.len() < items.len() {
+                // Better: go on from its own first flagged item, if any.
+                (text, items) = (again.clone(), again_items.clone());
+                best = Some(Checked { text: again, unsupported: again_items });
+                avoid.clear();
+                match first_flagged(&text, &items, 0).filter(|next| !text[..next.start].trim().is_empty()) {
+                    Some(next) => cut = next,
+                    None => break,
+                }
+            } else {
+                // As bad: go on from its first flagged item after the cut, barring also what it
+                // wrote there when that is where the cut was.
+                match first_flagged(&again, &again_items, start.len()) {
+                    Some(next) if again.starts_with(&start) => {
+                        if again[..next.start].trim_end() != start {
+                            avoid.clear();
+                        }
+                        (text, cut) = (again, next);
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(best)
     }
 
     /// For each candidate translation, the log-probability the model gives `source` as the
@@ -220,6 +284,27 @@ impl ModelStage {
     }
 }
 
+/// A decoded candidate cleaned of talk and invented years, with a guess before its rendering
+/// repaired ([`english_check::Source::repaired`]).
+fn cleaned(decoded: &str, source: &str, checked: &english_check::Source) -> String {
+    checked.repaired(&clean_translation(&without_invented_years(decoded, source)))
+}
+
+/// Where in `english` the first of the flagged `items` stands, at or after byte `from`, as a
+/// word: not inside a longer word (digits may follow a name: "Anzu2018").
+fn first_flagged(english: &str, items: &[String], from: usize) -> Option<std::ops::Range<usize>> {
+    items
+        .iter()
+        .filter_map(|item| {
+            english.match_indices(item.as_str()).map(|(at, _)| at..at + item.len()).find(|span| {
+                span.start >= from
+                    && !english[..span.start].ends_with(|c: char| c.is_alphabetic())
+                    && !english[span.end..].starts_with(|c: char| c.is_alphabetic())
+            })
+        })
+        .min_by_key(|span| span.start)
+}
+
 /// A unit's English and what in it the check could not trace to the source.
 struct Checked {
     text: String,
@@ -230,6 +315,10 @@ struct Checked {
 /// number, whose choice on the WMT22 development segments left no unit flagged where greedy
 /// decoding left 4 to 6 of 26 (`docs/quality.md`).
 const RESCUE_CANDIDATES: usize = 8;
+
+/// Tries at decoding a flagged favourite again before it is left as it is: each is one more
+/// decode of one sequence.
+const DECODING_AGAIN_TRIES: usize = 3;
 
 /// How freely the extra translation candidates are sampled: enough to differ where the model is
 /// unsure, little enough to stay translations.
@@ -275,6 +364,10 @@ mod tests {
         decoded: Arc<Mutex<Vec<usize>>>,
         seeds: Arc<Mutex<Vec<Option<u64>>>>,
         scored: Arc<Mutex<Vec<usize>>>,
+        /// What follows the start of a reply decoded again, none when the engine cannot.
+        continuation: Option<&'static str>,
+        /// Each request to decode again: its start and what it bars.
+        continued: Arc<Mutex<Vec<Continued>>>,
     }
 
     impl Backend for Scripted {
@@ -299,11 +392,32 @@ mod tests {
                 })
                 .collect())
         }
+        fn continue_reply(
+            &mut self,
+            _: &[Message],
+            start: &str,
+            avoid: &[String],
+            _: &GenerateOptions,
+        ) -> Result<Option<Generation>, Error> {
+            self.continued.lock().unwrap().push((start.to_string(), avoid.to_vec()));
+            Ok(self.continuation.map(|rest| Generation {
+                text: format!("{start}{rest}"),
+                prompt_tokens: 1,
+                generated_tokens: 1,
+                prompt_time: Default::default(),
+                generation_time: Default::default(),
+                hit_token_cap: false,
+                drafts: Default::default(),
+            }))
+        }
         fn score_replies(&mut self, conversations: &[&[Message]], _: &str) -> Result<Option<Vec<f64>>, Error> {
             self.scored.lock().unwrap().push(conversations.len());
             Ok(Some((0..conversations.len()).map(|i| -(i as f64)).collect()))
         }
     }
+
+    /// A request to decode a reply again: its start and what it bars.
+    type Continued = (String, Vec<String>);
 
     /// What translating a source with scripted candidates came to.
     struct Chosen {
@@ -314,6 +428,8 @@ mod tests {
         seeds: Vec<Option<u64>>,
         /// Conversations back-translated, per request.
         scored: Vec<usize>,
+        /// Each request to decode again.
+        continued: Vec<Continued>,
     }
 
     /// Translates `source` asking for all the scripted candidates.
@@ -334,8 +450,25 @@ mod tests {
 
     /// [`choose_with`] with `--seed` at `seed`.
     fn choose_seeded(source: &str, candidates: Vec<&'static str>, asked: usize, redecode_flagged: bool, seed: u64) -> Chosen {
+        script(source, candidates, asked, redecode_flagged, seed, None)
+    }
+
+    /// [`choose`] with an engine that continues any reply decoded again with `continuation`.
+    fn choose_continuing(source: &str, candidates: Vec<&'static str>, continuation: &'static str) -> Chosen {
+        let asked = candidates.len();
+        script(source, candidates, asked, true, 0, Some(continuation))
+    }
+
+    fn script(
+        source: &str,
+        candidates: Vec<&'static str>,
+        asked: usize,
+        redecode_flagged: bool,
+        seed: u64,
+        continuation: Option<&'static str>,
+    ) -> Chosen {
         let (decoded, scored) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
-        let seeds = Arc::new(Mutex::new(Vec::new()));
+        let (seeds, continued) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
         let options = ModelOptions {
             abstractive: false,
             translate: true,
@@ -349,13 +482,40 @@ mod tests {
             stream: false,
             verbose: false,
         };
-        let engine = Scripted { candidates, decoded: decoded.clone(), seeds: seeds.clone(), scored: scored.clone() };
+        let engine = Scripted {
+            candidates,
+            decoded: decoded.clone(),
+            seeds: seeds.clone(),
+            scored: scored.clone(),
+            continuation,
+            continued: continued.clone(),
+        };
         let mut stage = ModelStage::new(Box::new(engine), options);
         let messages = [Message::user(source)];
         let checked = stage.translate_candidates(&messages, &GenerateOptions::default(), source, &[]).unwrap();
         let (decoded, scored) = (decoded.lock().unwrap().clone(), scored.lock().unwrap().clone());
-        let seeds = seeds.lock().unwrap().clone();
-        Chosen { english: checked.text, decoded, seeds, scored }
+        let (seeds, continued) = (seeds.lock().unwrap().clone(), continued.lock().unwrap().clone());
+        Chosen { english: checked.text, decoded, seeds, scored, continued }
+    }
+
+    #[test]
+    fn a_flagged_favourite_is_decoded_again_from_its_error() {
+        let source = "上海市副市长陈杰介绍了宝山的转型。";
+        let favourite = "Shanghai vice mayor Chen Jie described the transformation of Beijing.";
+        let pool = vec![favourite, favourite, favourite, "Chen Jie spoke."];
+        // Decoded again from the flagged name with it barred, the favourite keeps what the
+        // candidates agree on and wins over the clean odd one out.
+        let chosen = choose_continuing(source, pool.clone(), " Baoshan.");
+        assert_eq!(chosen.english, "Shanghai vice mayor Chen Jie described the transformation of Baoshan.");
+        let start = "Shanghai vice mayor Chen Jie described the transformation of".to_string();
+        assert_eq!(chosen.continued, vec![(start.clone(), vec![" Beijing".to_string()])]);
+        // Tries that flag as much are bounded, and then the clean candidate wins.
+        let chosen = choose_continuing(source, pool.clone(), " Beijing Municipality.");
+        assert_eq!(chosen.english, "Chen Jie spoke.");
+        assert_eq!(chosen.continued.len(), DECODING_AGAIN_TRIES);
+        // An error in the first word leaves nothing to keep: no second try.
+        let chosen = choose_continuing(source, vec!["Beijing: Chen Jie spoke.", "Beijing: Chen Jie spoke.", "Chen spoke."], " Baoshan.");
+        assert_eq!((chosen.english.as_str(), chosen.continued.len()), ("Chen spoke.", 0));
     }
 
     #[test]

@@ -41,6 +41,25 @@ impl Model {
         self.generate(&tokens, shared, options, on_text)
     }
 
+    /// The reply to `messages` that begins with `start`, taken as written, and does not go on with
+    /// any of `avoid` right after it: a second try at a reply from where it went wrong. The text
+    /// returned holds `start`.
+    pub fn continue_reply(
+        &mut self,
+        messages: &[Message],
+        start: &str,
+        avoid: &[String],
+        options: &GenerateOptions,
+    ) -> Result<Generation, Error> {
+        let prompt = self.template.render(messages).map_err(Error::Model)? + start;
+        let tokens = self.encode(&prompt)?;
+        let shared = self.shared_prefix(messages, &prompt, &tokens)?;
+        let avoid = avoid.iter().map(|text| self.encode(text)).collect::<Result<Vec<_>, _>>()?;
+        let options = GenerateOptions { prompt_lookup: false, ..options.clone() };
+        let mut generations = self.generate_from(&tokens, shared, std::slice::from_ref(&options), start, &avoid, &mut |_| {})?;
+        Ok(generations.swap_remove(0))
+    }
+
     /// Tokenizes text; special-token markup in it (from the chat template) becomes special tokens.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>, Error> {
         let encoding = self.tokenizer.encode(text, false).map_err(|e| Error::Model(format!("tokenizer: {e}")))?;
@@ -61,6 +80,20 @@ impl Model {
         options: &[GenerateOptions],
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Vec<Generation>, Error> {
+        self.generate_from(prompt, shared, options, "", &[], on_text)
+    }
+
+    /// [`Model::generate`] for a prompt that ends inside the reply, with `start`, the reply's text
+    /// so far, put before each continuation, and token paths each continuation may not begin with.
+    fn generate_from(
+        &mut self,
+        prompt: &[u32],
+        shared: usize,
+        options: &[GenerateOptions],
+        start: &str,
+        avoid: &[Vec<u32>],
+        on_text: &mut dyn FnMut(&str),
+    ) -> Result<Vec<Generation>, Error> {
         if prompt.is_empty() || options.is_empty() {
             return Err(Error::Model("empty prompt or no options".into()));
         }
@@ -70,7 +103,7 @@ impl Model {
 
         let started = Instant::now();
         let allowed = options.iter().any(|o| o.english_only).then(|| self.english_tokens(logits.len()).clone());
-        let mut rows: Vec<Row> = options.iter().map(Row::new).collect();
+        let mut rows: Vec<Row> = options.iter().map(|o| Row::new(o, avoid)).collect();
         let mut drafts = Drafts::default();
         if let [only] = options
             && only.sampling.is_none()
@@ -85,7 +118,7 @@ impl Model {
         rows.into_iter()
             .map(|row| {
                 Ok(Generation {
-                    text: strip_think(&self.decode(&row.generated)?),
+                    text: strip_think(&format!("{start}{}", self.decode(&row.generated)?)),
                     prompt_tokens: prompt.len(),
                     generated_tokens: row.generated.len(),
                     prompt_time,
@@ -442,12 +475,15 @@ struct Row<'a> {
     sampler: Option<Nucleus>,
     generated: Vec<u32>,
     finished: Option<Finish>,
+    /// Token paths the continuation may not begin with: the last token of each is barred once
+    /// the continuation holds the rest.
+    avoid: &'a [Vec<u32>],
 }
 
 impl<'a> Row<'a> {
-    fn new(options: &'a GenerateOptions) -> Row<'a> {
+    fn new(options: &'a GenerateOptions, avoid: &'a [Vec<u32>]) -> Row<'a> {
         let sampler = options.sampling.map(|s| Nucleus::new(s.seed, s.temperature, s.top_p));
-        Row { options, sampler, generated: Vec::new(), finished: None }
+        Row { options, sampler, generated: Vec::new(), finished: None, avoid }
     }
 
     /// Chooses the next token from `logits` (`allowed`: the tokens it may be) and returns it to
@@ -462,6 +498,14 @@ impl<'a> Row<'a> {
                 if !ok {
                     *logit = f32::NEG_INFINITY;
                 }
+            }
+        }
+        for path in self.avoid {
+            if let Some((&last, before)) = path.split_last()
+                && self.generated == before
+                && let Some(logit) = logits.get_mut(last as usize)
+            {
+                *logit = f32::NEG_INFINITY;
             }
         }
         if self.options.repeat_penalty != 1.0 {
@@ -489,6 +533,43 @@ impl<'a> Row<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_barred_path_is_barred_only_where_it_would_end() {
+        let options = GenerateOptions { repeat_penalty: 1.0, ..GenerateOptions::default() };
+        let avoid = [vec![5, 9]];
+        // `best` scores highest, 3 next.
+        let logits = |best: usize| {
+            let mut logits = vec![0.0f32; 12];
+            (logits[3], logits[best]) = (1.0, 2.0);
+            logits
+        };
+        let mut row = Row::new(&options, &avoid);
+        // 5 begins the path: allowed. After 5, the path's 9 is barred and the runner-up taken.
+        assert_eq!(row.step(logits(5), None, &[]).unwrap(), Some(5));
+        assert_eq!(row.step(logits(9), None, &[]).unwrap(), Some(3));
+        // Past the path, 9 is allowed again.
+        assert_eq!(row.step(logits(9), None, &[]).unwrap(), Some(9));
+        // A continuation that did not begin with 5 may write 9 at once.
+        let mut row = Row::new(&options, &avoid);
+        assert_eq!(row.step(logits(9), None, &[]).unwrap(), Some(9));
+    }
+
+    #[test]
+    fn a_continued_reply_keeps_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.gguf");
+        super::super::testing::write_tiny_qwen2(&path).unwrap();
+        let mut model = Model::load(&path).unwrap();
+        let messages = [Message::user("总结：上海宝山转型。")];
+        let options = GenerateOptions { max_new_tokens: 12, ..GenerateOptions::default() };
+        let plain = model.chat(&messages, &options, &mut |_| {}).unwrap();
+        // Nothing given, nothing barred: the reply decoded as usual.
+        assert_eq!(model.continue_reply(&messages, "", &[], &options).unwrap().text, plain.text);
+        let continued = model.continue_reply(&messages, "Baoshan", &[], &options).unwrap();
+        assert!(continued.text.starts_with("Baoshan"), "{}", continued.text);
+        assert_eq!(continued.text, model.continue_reply(&messages, "Baoshan", &[], &options).unwrap().text);
+    }
 
     #[test]
     fn drafts_follow_the_latest_earlier_occurrence_of_the_longest_key() {

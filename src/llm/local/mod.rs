@@ -89,6 +89,16 @@ impl Backend for Model {
         self.chat_candidates(messages, options, on_text)
     }
 
+    fn continue_reply(
+        &mut self,
+        messages: &[Message],
+        start: &str,
+        avoid: &[String],
+        options: &GenerateOptions,
+    ) -> Result<Option<Generation>, Error> {
+        Model::continue_reply(self, messages, start, avoid, options).map(Some)
+    }
+
     fn score_replies(&mut self, conversations: &[&[Message]], reply: &str) -> Result<Option<Vec<f64>>, Error> {
         Ok(Some(Model::reply_log_probs(self, conversations, reply)?.into_iter().map(|(score, _)| score).collect()))
     }
