@@ -379,18 +379,7 @@ mod tests {
             let start: usize = decoded.iter().sum();
             decoded.push(options.len());
             self.seeds.lock().unwrap().extend(options.iter().map(|o| o.sampling.map(|s| s.seed)));
-            Ok(self.candidates[start..start + options.len()]
-                .iter()
-                .map(|text| Generation {
-                    text: text.to_string(),
-                    prompt_tokens: 1,
-                    generated_tokens: 1,
-                    prompt_time: Default::default(),
-                    generation_time: Default::default(),
-                    hit_token_cap: false,
-                    drafts: Default::default(),
-                })
-                .collect())
+            Ok(self.candidates[start..start + options.len()].iter().map(|text| scripted_reply(text.to_string())).collect())
         }
         fn continue_reply(
             &mut self,
@@ -400,19 +389,24 @@ mod tests {
             _: &GenerateOptions,
         ) -> Result<Option<Generation>, Error> {
             self.continued.lock().unwrap().push((start.to_string(), avoid.to_vec()));
-            Ok(self.continuation.map(|rest| Generation {
-                text: format!("{start}{rest}"),
-                prompt_tokens: 1,
-                generated_tokens: 1,
-                prompt_time: Default::default(),
-                generation_time: Default::default(),
-                hit_token_cap: false,
-                drafts: Default::default(),
-            }))
+            Ok(self.continuation.map(|rest| scripted_reply(format!("{start}{rest}"))))
         }
         fn score_replies(&mut self, conversations: &[&[Message]], _: &str) -> Result<Option<Vec<f64>>, Error> {
             self.scored.lock().unwrap().push(conversations.len());
             Ok(Some((0..conversations.len()).map(|i| -(i as f64)).collect()))
+        }
+    }
+
+    /// A scripted reply of `text`, with token counts and timings of no interest here.
+    fn scripted_reply(text: String) -> Generation {
+        Generation {
+            text,
+            prompt_tokens: 1,
+            generated_tokens: 1,
+            prompt_time: Default::default(),
+            generation_time: Default::default(),
+            hit_token_cap: false,
+            drafts: Default::default(),
         }
     }
 
