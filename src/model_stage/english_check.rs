@@ -194,10 +194,10 @@ const CONTEXT: &[&str] = &["China", "Chinese"];
 
 /// Words in which a model talks about its task instead of doing it ("The Chinese text is in the
 /// form of a news article", "Please provide the text to translate", "Let me know if you need any
-/// further assistance"), left where cleanup could not
-/// cut a translation out of the talk. Such English states what the source does not: on the WMT22
-/// development segments, a talking candidate without names in it beat the translations whose one
-/// name was misspelt (`docs/quality.md`).
+/// further assistance"), left where cleanup could not cut a translation out of the talk. Such
+/// English states what the source does not: on the WMT22 development segments, a talking
+/// candidate without names in it beat the translations whose one name was misspelt
+/// (`docs/quality.md`).
 static TALK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b(?:(?:chinese|original) text|translat(?:e|es|ed|ing|ion|ions)|please provide|let me know)\b")
         .expect("the talk pattern is valid")
