@@ -229,7 +229,12 @@ impl ModelStage {
             avoid.push(text[start.len()..cut.end].to_string());
             let Some(reply) = self.backend.continue_reply(messages, &start, &avoid, &greedy)? else { return Ok(None) };
             let again = cleaned(&reply.text, source, checked);
-            let again_items = checked.unsupported(&again);
+            let mut again_items = checked.unsupported(&again);
+            for evaded in written_anyway(&again, &avoid) {
+                if !again_items.contains(&evaded) {
+                    again_items.push(evaded);
+                }
+            }
             self.note(&format!("decoded again after “{start}”, not “{}”: {again}", avoid.last().map_or("", |a| a.trim())));
             if again_items.len() < items.len() {
                 // Better: go on from its own first flagged item, if any.
@@ -303,6 +308,18 @@ fn first_flagged(english: &str, items: &[String], from: usize) -> Option<std::op
             })
         })
         .min_by_key(|span| span.start)
+}
+
+/// The barred items `english` writes all the same, in any case, as written there ("Ministry of
+/// education" for a barred "Ministry of Education"): a way round the check, not a mend.
+fn written_anyway(english: &str, barred: &[String]) -> Vec<String> {
+    // ASCII lower-casing keeps every byte where it was, so a span found in one is one in the other.
+    let lower = english.to_ascii_lowercase();
+    barred
+        .iter()
+        .filter_map(|item| first_flagged(&lower, &[item.trim().to_ascii_lowercase()], 0))
+        .map(|span| english[span].to_string())
+        .collect()
 }
 
 /// A unit's English and what in it the check could not trace to the source.
@@ -507,6 +524,10 @@ mod tests {
         let chosen = choose_continuing(source, pool.clone(), " Beijing Municipality.");
         assert_eq!(chosen.english, "Chen Jie spoke.");
         assert_eq!(chosen.continued.len(), DECODING_AGAIN_TRIES);
+        // The barred name written again in another case is no mend either (the 1.5B model's
+        // "Ministry of education" for a barred "Ministry of Education").
+        let chosen = choose_continuing(source, pool.clone(), " beijing.");
+        assert_eq!(chosen.english, "Chen Jie spoke.");
         // An error in the first word leaves nothing to keep: no second try.
         let chosen = choose_continuing(source, vec!["Beijing: Chen Jie spoke.", "Beijing: Chen Jie spoke.", "Chen spoke."], " Baoshan.");
         assert_eq!((chosen.english.as_str(), chosen.continued.len()), ("Chen spoke.", 0));
