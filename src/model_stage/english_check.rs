@@ -33,7 +33,7 @@ pub struct Source<'a> {
     /// The head words of the deputy titles the source gives no one without the rank ("mayor"
     /// for 副市长 in a text with no 市长 of its own).
     deputy_heads: Vec<&'a str>,
-    /// The countries the source names by one character (美伊两国: the United States and Iran).
+    /// The places the source names by one character (美伊两国: the United States and Iran).
     abbreviated: Vec<&'static str>,
 }
 
@@ -50,7 +50,7 @@ impl<'a> Source<'a> {
             rendered,
             pinyin: pinyin_runs(text),
             deputy_heads: deputy_heads(text, glossary),
-            abbreviated: abbreviated_countries(text),
+            abbreviated: abbreviated_places(text),
         }
     }
 
@@ -70,8 +70,14 @@ impl<'a> Source<'a> {
                 found.push(name.to_string());
             }
         }
+        // The words of the places the source names by one character (Hong Kong for 港澳).
+        let abbreviated: Vec<&str> = self.abbreviated.iter().filter(|name| contains_words(english, name)).copied().collect();
         for word in capitalised_words(english) {
-            if CONTEXT.contains(&word) || self.covered(word) || found.iter().any(|f| contains_words(f, word)) {
+            if CONTEXT.contains(&word)
+                || self.covered(word)
+                || found.iter().any(|f| contains_words(f, word))
+                || abbreviated.iter().any(|name| contains_words(name, word))
+            {
                 continue;
             }
             let lower = word.to_ascii_lowercase();
@@ -83,8 +89,7 @@ impl<'a> Source<'a> {
             // A name the dictionary gives for a word of the source (Biden for 拜登), or for none of
             // them (Confucius without 孔子).
             if let Some(words) = DICTIONARY_NAMES.get(word) {
-                let given = words.iter().any(|w| self.text.contains(w)) || self.abbreviated.contains(&word);
-                if !given && !other_forms(word).any(|form| self.gives_name(&form)) {
+                if !words.iter().any(|w| self.text.contains(w)) && !other_forms(word).any(|form| self.gives_name(&form)) {
                     found.push(word.to_string());
                 }
                 continue;
@@ -94,11 +99,26 @@ impl<'a> Source<'a> {
                 found.push(word.to_string());
             }
         }
+        // A day of the week the source does not give (10日 was a Friday, not "Monday").
+        for (day, english_day) in WEEKDAYS.iter().enumerate() {
+            if contains_words(english, english_day) && !self.gives_weekday(day) {
+                found.push(english_day.to_string());
+            }
+        }
         for head in &self.deputy_heads {
             found.extend(unranked(english, head).map(str::to_string));
         }
         found.dedup();
         found
+    }
+
+    /// Whether the source gives the day of the week `day` (0 is Monday): 星期一, 周一, 礼拜一.
+    fn gives_weekday(&self, day: usize) -> bool {
+        let numerals: &[&str] = match day {
+            6 => &["日", "天"],
+            _ => &[["一", "二", "三", "四", "五", "六"][day]],
+        };
+        ["星期", "周", "礼拜"].iter().any(|week| numerals.iter().any(|n| self.text.contains(&format!("{week}{n}"))))
     }
 
     /// Whether a rendering put beside the source holds `name`, whole words.
@@ -200,8 +220,8 @@ fn unranked<'e>(english: &'e str, head: &str) -> Option<&'e str> {
     })
 }
 
-/// The one-character names of countries and regions in Chinese news (美 the United States, 伊
-/// Iran, 中波两国 China and Poland), with the names the English gives them. 伊 is Iran alone: on
+/// The one-character names of countries, regions and provinces in Chinese news (美 the United
+/// States, 伊 Iran, 中波两国 China and Poland, 青藏 Qinghai and Tibet), with their English names. 伊 is Iran alone: on
 /// WMT22, "sanctions against Iraq" for 对伊制裁 in a text on Iran is an error two systems make.
 const ABBREVIATIONS: &[(char, &[&str])] = &[
     ('美', &["United States", "America"]),
@@ -238,6 +258,44 @@ const ABBREVIATIONS: &[(char, &[&str])] = &[
     ('港', &["Hong Kong"]),
     ('台', &["Taiwan"]),
     ('中', &["China"]),
+    ('京', &["Beijing"]),
+    ('津', &["Tianjin"]),
+    ('晋', &["Shanxi"]),
+    ('辽', &["Liaoning"]),
+    ('吉', &["Jilin"]),
+    ('黑', &["Heilongjiang"]),
+    ('苏', &["Jiangsu"]),
+    ('浙', &["Zhejiang"]),
+    ('鲁', &["Shandong"]),
+    ('豫', &["Henan"]),
+    ('琼', &["Hainan"]),
+    ('川', &["Sichuan"]),
+    ('贵', &["Guizhou"]),
+    ('云', &["Yunnan"]),
+    ('陕', &["Shaanxi"]),
+    ('甘', &["Gansu"]),
+    ('青', &["Qinghai"]),
+    ('藏', &["Tibet"]),
+    ('桂', &["Guangxi"]),
+    ('宁', &["Ningxia"]),
+];
+
+/// One-character names of Chinese provinces and cities that are hardly ever anything else, so
+/// they name their place wherever they stand (沪 Shanghai, 湘茶 Hunan tea).
+const DISTINCT_ABBREVIATIONS: &[(char, &[&str])] = &[
+    ('沪', &["Shanghai"]),
+    ('湘', &["Hunan"]),
+    ('粤', &["Guangdong"]),
+    ('鄂', &["Hubei"]),
+    ('皖', &["Anhui"]),
+    ('赣', &["Jiangxi"]),
+    ('闽', &["Fujian"]),
+    ('冀', &["Hebei"]),
+    ('滇', &["Yunnan"]),
+    ('黔', &["Guizhou"]),
+    ('渝', &["Chongqing"]),
+    ('陇', &["Gansu"]),
+    ('蜀', &["Sichuan"]),
 ];
 
 /// What stands only after a country's one-character name: its side, army, media, nuclear
@@ -247,14 +305,18 @@ const AFTER_ABBREVIATION: &[char] = &['方', '军', '媒', '核', '籍', '企', 
 /// What stands only before one: visiting, stationed in, going to (访美, 驻日, 赴港).
 const BEFORE_ABBREVIATION: &[char] = &['访', '驻', '赴'];
 
-/// The names of the countries `text` names by one character: where the character stands beside
-/// another such character (美伊, 中波两国, 俄乌) or a word that only a country takes (美方, 伊核,
-/// 访美). The character alone is too common a word to count (美丽, 法律, 日子).
-fn abbreviated_countries(text: &str) -> Vec<&'static str> {
+/// The names of the places `text` names by one character: a distinct one anywhere (沪), any other
+/// where it stands beside another such character (美伊, 中波两国, 青藏) or a word that only a
+/// country takes (美方, 伊核, 访美). Alone, those are too common a word to count (美丽, 法律, 日子).
+fn abbreviated_places(text: &str) -> Vec<&'static str> {
     let chars: Vec<char> = text.chars().collect();
-    let is_abbreviation = |c: &char| ABBREVIATIONS.iter().any(|(a, _)| a == c);
+    let is_abbreviation = |c: &char| ABBREVIATIONS.iter().chain(DISTINCT_ABBREVIATIONS).any(|(a, _)| a == c);
     let mut names = Vec::new();
     for (at, c) in chars.iter().enumerate() {
+        if let Some((_, english)) = DISTINCT_ABBREVIATIONS.iter().find(|(a, _)| a == c) {
+            names.extend_from_slice(english);
+            continue;
+        }
         let Some((_, english)) = ABBREVIATIONS.iter().find(|(a, _)| a == c) else { continue };
         let before = at.checked_sub(1).map(|b| chars[b]);
         let after = chars.get(at + 1).copied();
@@ -330,6 +392,9 @@ const NUMBER_WORDS: &[(&str, f64)] = &[
 ];
 
 const SCALES: &[(&str, f64)] = &[("hundred", 1e2), ("thousand", 1e3), ("million", 1e6), ("billion", 1e9), ("trillion", 1e12)];
+
+/// The days of the week, Monday first.
+const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 const MONTHS: [&str; 12] =
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
@@ -701,9 +766,28 @@ mod tests {
             check("Raisi said on the 11th that if the United States lifted sanctions against Iraq, a deal could be reached.", source),
             ["Iraq"]
         );
+        // Provinces and regions, WMT22 sources and the references' English.
+        let source = "为了保护三江源地区和青海湖水域生态环境，维护青藏高原生物多样性。";
+        assert!(check("To maintain the biodiversity of the Qinghai-Tibet Plateau.", source).is_empty());
+        assert!(check("The Hunan tea industry welcomes a new spring.", "湘茶产业喜迎新的春天。").is_empty());
+        let source = "粤港澳大湾区要围绕建设国际科技创新中心战略定位。";
+        assert!(check("The Guangdong-Hong Kong-Macao Greater Bay Area should build a hub.", source).is_empty());
+        assert_eq!(check("He collected the painting in Tibet.", "他收藏了这幅画。"), ["Tibet"]);
         // The character as an ordinary word names no country: 美 beautiful, 法 law, 伊 she.
         let source = "这部法律让生活更美好，伊人说。";
         assert_eq!(check("This law of France makes life in Iran better.", source), ["Iran", "France"]);
+    }
+
+    #[test]
+    fn a_day_of_the_week_the_source_does_not_give_is_flagged() {
+        // WMT22: 10日 was a Friday; an online system wrote "Monday", the references "on the 10th".
+        let source = "毛里求斯10日首次报告该国两例奥密克戎毒株感染病例。";
+        assert_eq!(check("Mauritius reported its first two Omicron cases on Monday.", source), ["Monday"]);
+        assert!(check("Mauritius reported its first two Omicron cases on the 10th.", source).is_empty());
+        let source = "线上“民主峰会”星期五（12月10日）落幕。";
+        assert!(check("The online Summit for Democracy closed on Friday (December 10).", source).is_empty());
+        assert!(check("It closed on Sunday.", "峰会周日落幕。").is_empty());
+        assert_eq!(check("It closed on Sunday.", "峰会周五落幕。"), ["Sunday"]);
     }
 
     #[test]
