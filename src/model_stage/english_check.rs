@@ -15,11 +15,12 @@ use super::faithfulness::{Kind, Number, numbers, same_number};
 use super::glossary::{self, GlossaryEntry};
 use crate::text::{fold_width, is_han};
 
-/// What in `english` its `source` does not support: numbers, amounts, percentages, years and
-/// dates whose value the source does not state, and names it does not give: a built-in known
-/// name or a CC-CEDICT name (Confucius, Beijing) whose Chinese is not in the source, a word in
-/// pinyin that spells no run of the source's characters (Shangdong). A rendering from
-/// `glossary`, or the pinyin of the source's characters, is supported.
+/// What in `english` its `source` does not support: numbers, amounts, percentages, years,
+/// dates, times and days of the week whose value the source does not state, and names it does
+/// not give: a built-in known name or a CC-CEDICT name (Confucius, Beijing) whose Chinese, or
+/// one-character name (美 for the United States), is not in the source, a word in pinyin that
+/// spells no run of the source's characters (Shangdong). A rendering from `glossary`, or the
+/// pinyin of the source's characters, is supported.
 pub fn unsupported(english: &str, source: &str, glossary: &[GlossaryEntry]) -> Vec<String> {
     Source::new(source, glossary).unsupported(english)
 }
@@ -221,8 +222,9 @@ fn unranked<'e>(english: &'e str, head: &str) -> Option<&'e str> {
 }
 
 /// The one-character names of countries, regions and provinces in Chinese news (美 the United
-/// States, 伊 Iran, 中波两国 China and Poland, 青藏 Qinghai and Tibet), with their English names. 伊 is Iran alone: on
-/// WMT22, "sanctions against Iraq" for 对伊制裁 in a text on Iran is an error two systems make.
+/// States, 伊 Iran, 中波两国 China and Poland, 青藏 Qinghai and Tibet), with their English names.
+/// 伊 is Iran alone: on WMT22, "sanctions against Iraq" for 对伊制裁 in a text on Iran is an
+/// error two systems make. 中 is here for its pairs (中美); China needs no source (`CONTEXT`).
 const ABBREVIATIONS: &[(char, &[&str])] = &[
     ('美', &["United States", "America"]),
     ('伊', &["Iran"]),
@@ -780,7 +782,7 @@ mod tests {
 
     #[test]
     fn a_day_of_the_week_the_source_does_not_give_is_flagged() {
-        // WMT22: 10日 was a Friday; an online system wrote "Monday", the references "on the 10th".
+        // WMT22: 10日 was a Friday; one of the 12 systems wrote "Monday", no reference names a day.
         let source = "毛里求斯10日首次报告该国两例奥密克戎毒株感染病例。";
         assert_eq!(check("Mauritius reported its first two Omicron cases on Monday.", source), ["Monday"]);
         assert!(check("Mauritius reported its first two Omicron cases on the 10th.", source).is_empty());

@@ -230,7 +230,7 @@ impl ModelStage {
             let Some(reply) = self.backend.continue_reply(messages, &start, &avoid, &greedy)? else { return Ok(None) };
             let again = cleaned(&reply.text, source, checked);
             let mut again_items = checked.unsupported(&again);
-            for evaded in written_anyway(&again, &avoid) {
+            for evaded in written_anyway(&again, &avoid, checked) {
                 if !again_items.contains(&evaded) {
                     again_items.push(evaded);
                 }
@@ -310,15 +310,23 @@ fn first_flagged(english: &str, items: &[String], from: usize) -> Option<std::op
         .min_by_key(|span| span.start)
 }
 
-/// The barred items `english` writes all the same, in any case, as written there ("Ministry of
-/// education" for a barred "Ministry of Education"): a way round the check, not a mend.
-fn written_anyway(english: &str, barred: &[String]) -> Vec<String> {
+/// The barred items `english` writes in another case where the check would flag them as barred,
+/// as written there ("Ministry of education" for a barred "Ministry of Education"): a way round
+/// the check, not a mend. "Deputy mayor" for a barred "Mayor" is no such thing: the check would
+/// not flag "Deputy Mayor".
+fn written_anyway(english: &str, barred: &[String], checked: &english_check::Source) -> Vec<String> {
     // ASCII lower-casing keeps every byte where it was, so a span found in one is one in the other.
     let lower = english.to_ascii_lowercase();
     barred
         .iter()
-        .filter_map(|item| first_flagged(&lower, &[item.trim().to_ascii_lowercase()], 0))
-        .map(|span| english[span].to_string())
+        .filter_map(|item| {
+            let item = item.trim();
+            let span = first_flagged(&lower, &[item.to_ascii_lowercase()], 0)?;
+            let written = &english[span.clone()];
+            let mut restored = english.to_string();
+            restored.replace_range(span, item);
+            (written != item && checked.unsupported(&restored).iter().any(|flagged| flagged == item)).then(|| written.to_string())
+        })
         .collect()
 }
 
@@ -531,6 +539,21 @@ mod tests {
         // An error in the first word leaves nothing to keep: no second try.
         let chosen = choose_continuing(source, vec!["Beijing: Chen Jie spoke.", "Beijing: Chen Jie spoke.", "Chen spoke."], " Baoshan.");
         assert_eq!((chosen.english.as_str(), chosen.continued.len()), ("Chen spoke.", 0));
+    }
+
+    #[test]
+    fn a_barred_item_in_another_case_is_a_way_round_only_where_the_check_would_flag_it() {
+        let source = "上海市副市长陈杰介绍了宝山的转型。";
+        let glossary = glossary::relevant(&glossary::article_glossary(source, &[]), source);
+        let checked = english_check::Source::new(source, &glossary);
+        let barred = [" Mayor".to_string()];
+        // Regression: with "Mayor" barred after "Shanghai", the 1.5B model's "Shanghai City Deputy
+        // mayor" for 上海市副市长 is the mend itself, not the error written again.
+        assert!(written_anyway("Shanghai City Deputy mayor Chen Jie spoke.", &barred, &checked).is_empty());
+        assert!(written_anyway("Shanghai City Deputy Mayor Chen Jie spoke.", &barred, &checked).is_empty());
+        assert_eq!(written_anyway("Shanghai mayor Chen Jie spoke.", &barred, &checked), ["mayor"]);
+        let barred = [" Ministry of Education".to_string()];
+        assert_eq!(written_anyway("The Ministry of education spoke.", &barred, &checked), ["Ministry of education"]);
     }
 
     #[test]
