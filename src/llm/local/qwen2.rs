@@ -65,13 +65,9 @@ impl Linear {
 
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let (weight, quantized) = match self {
-            Linear::Packed(packed) => {
-                let x = xs.flatten_all()?.to_vec1::<f32>()?;
-                let mut out = vec![0f32; x.len() / xs.dim(D::Minus1)? * packed.rows()];
-                packed.matmul(&x, &mut out);
-                let mut shape = xs.dims().to_vec();
-                *shape.last_mut().expect("at least one dimension") = packed.rows();
-                return Tensor::from_vec(out, shape, xs.device());
+            Linear::Packed(_) => {
+                let [out] = Linear::forward_each([self], xs)?;
+                return Ok(out);
             }
             Linear::Stored { weight, quantized } => (weight, quantized),
         };
@@ -98,6 +94,29 @@ impl Linear {
             _ => weight.t()?,
         };
         xs.matmul(&weight)
+    }
+
+    /// The products of several matrices with one input (the query, key and value matrices; the
+    /// gate and up matrices): where all are packed, its rows are quantised once for all.
+    fn forward_each<const N: usize>(linears: [&Linear; N], xs: &Tensor) -> Result<[Tensor; N]> {
+        let mut outs = Vec::with_capacity(N);
+        if linears.iter().all(|linear| matches!(linear, Linear::Packed(_))) {
+            let x = xs.flatten_all()?.to_vec1::<f32>()?;
+            let activations = kernels::Activations::new(&x, xs.dim(D::Minus1)?);
+            for linear in linears {
+                let Linear::Packed(packed) = linear else { unreachable!("every matrix is packed") };
+                let mut out = vec![0f32; activations.rows() * packed.rows()];
+                packed.product(&activations, &mut out);
+                let mut shape = xs.dims().to_vec();
+                *shape.last_mut().expect("at least one dimension") = packed.rows();
+                outs.push(Tensor::from_vec(out, shape, xs.device())?);
+            }
+        } else {
+            for linear in linears {
+                outs.push(linear.forward(xs)?);
+            }
+        }
+        Ok(outs.try_into().unwrap_or_else(|_| unreachable!("one product per matrix")))
     }
 }
 
@@ -410,8 +429,8 @@ struct Mlp {
 
 impl Mlp {
     fn forward(&self, xs: &Tensor) -> Result<Tensor> {
-        let gate = candle_nn::ops::silu(&self.gate.forward(xs)?)?;
-        self.down.forward(&(gate * self.up.forward(xs)?)?)
+        let [gate, up] = Linear::forward_each([&self.gate, &self.up], xs)?;
+        self.down.forward(&(candle_nn::ops::silu(&gate)? * up)?)
     }
 }
 
@@ -444,9 +463,10 @@ impl Layer {
         let Geometry { heads, kv_heads, head_dim, .. } = *geometry;
         let (batch, seq, embedding) = x.dims3()?;
         let split = |t: Tensor, n: usize| t.reshape((batch, seq, n, head_dim))?.transpose(1, 2)?.contiguous();
-        let q = split(self.q.forward(x)?.broadcast_add(&self.q_bias)?, heads)?;
-        let k = split(self.k.forward(x)?.broadcast_add(&self.k_bias)?, kv_heads)?;
-        let v = split(self.v.forward(x)?.broadcast_add(&self.v_bias)?, kv_heads)?;
+        let [q, k, v] = Linear::forward_each([&self.q, &self.k, &self.v], x)?;
+        let q = split(q.broadcast_add(&self.q_bias)?, heads)?;
+        let k = split(k.broadcast_add(&self.k_bias)?, kv_heads)?;
+        let v = split(v.broadcast_add(&self.v_bias)?, kv_heads)?;
         let cos = geometry.cos.narrow(0, position, seq)?;
         let sin = geometry.sin.narrow(0, position, seq)?;
         let q = candle_nn::rotary_emb::rope(&q, &cos, &sin)?;

@@ -37,7 +37,7 @@ mod blocks32;
 mod kquants;
 mod packed;
 
-pub use packed::Packed;
+pub use packed::{Activations, Packed};
 
 use half::f16;
 
@@ -159,11 +159,34 @@ fn f16_at(bytes: &[u8]) -> f32 {
 }
 
 /// Scales `block` so its largest magnitude is 127 and rounds it into `values`; returns the scale.
+///
+/// Written so that it vectorises: as a fold, `f32::max` (which passes over NaN) was one scalar
+/// compare per value, each waiting on the last, and the cast to `i8` one scalar conversion and
+/// byte insert per value; together they were a twentieth of decoding a batch of 8 candidates
+/// (0.5B model, `perf`). Here the maximum is kept in independent lanes (the same maximum: `>`
+/// passes over NaN as `f32::max` does, and a maximum does not depend on the order values are
+/// compared in), and a rounded value is clamped to the range of `i8` in floating point and
+/// converted without the checks of a saturating cast: the same bytes, tested against the fold
+/// and cast.
 fn quantize_block(block: &[f32], values: &mut Vec<i8>) -> f32 {
-    let max = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+    const LANES: usize = 16;
+    let mut lanes = [0f32; LANES];
+    let mut chunks = block.chunks_exact(LANES);
+    for chunk in &mut chunks {
+        for (lane, v) in lanes.iter_mut().zip(chunk) {
+            *lane = if v.abs() > *lane { v.abs() } else { *lane };
+        }
+    }
+    let max = lanes.iter().chain(chunks.remainder().iter()).fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m });
     let scale = max / 127.0;
     let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
-    values.extend(block.iter().map(|v| (v * inverse).round() as i8));
+    values.extend(block.iter().map(|v| {
+        // NaN becomes 0, as `as i8` makes it.
+        let rounded = (v * inverse).round().clamp(-128.0, 127.0);
+        let rounded = if rounded.is_nan() { 0.0 } else { rounded };
+        // SAFETY: `rounded` is a whole number in the range of `i8`.
+        unsafe { rounded.to_int_unchecked::<i32>() as i8 }
+    }));
     scale
 }
 
@@ -204,6 +227,36 @@ mod tests {
     /// Every path this CPU runs.
     fn simds() -> Vec<Simd> {
         [Simd::Portable, Simd::Avx2, Simd::Avx512Vnni].into_iter().filter(|simd| simd.is_available()).collect()
+    }
+
+    #[test]
+    fn blocks_quantise_as_the_plain_fold_and_cast_do() {
+        // The plain form, which the vectorised one must match byte for byte.
+        let plain = |block: &[f32]| {
+            let max = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let scale = max / 127.0;
+            let inverse = if scale > 0.0 { 1.0 / scale } else { 0.0 };
+            (scale, block.iter().map(|v| (v * inverse).round() as i8).collect::<Vec<_>>())
+        };
+        let mut blocks: Vec<Vec<f32>> = (0..200).map(|seed| random(32, seed).iter().map(|v| v * (seed as f32 + 1.0)).collect()).collect();
+        // Halves that round away from zero, a largest value at either end, NaN, infinities, and
+        // maxima so small that their inverse overflows.
+        blocks.push((0..32).map(|i| i as f32 - 15.5).collect());
+        blocks.push([vec![-127.0], vec![0.5; 31]].concat());
+        blocks.push([vec![f32::NAN], random(31, 7)].concat());
+        blocks.push([random(31, 8), vec![f32::INFINITY]].concat());
+        blocks.push([vec![f32::NEG_INFINITY, f32::NAN], random(30, 9)].concat());
+        blocks.push(random(32, 10).iter().map(|v| v * 1e-38).collect());
+        blocks.push(random(32, 11).iter().map(|v| v * 1e-44).collect());
+        blocks.push(vec![0.0; 32]);
+        blocks.push(random(256, 12));
+        blocks.push(random(37, 13));
+        for block in blocks {
+            let mut values = Vec::new();
+            let scale = quantize_block(&block, &mut values);
+            let (expected_scale, expected) = plain(&block);
+            assert_eq!((scale.to_bits(), values), (expected_scale.to_bits(), expected), "{block:?}");
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@
 use super::blocks32::{self, Q5_0, Q8_0};
 use super::kquants::{self, BLOCK, Q4K_BYTES, Q6K_BYTES, Row, q4k_scales};
 use super::{Format, GROUP, ROWS_PER_ITEM, Simd, TILE, f16_at, widen};
+use std::sync::OnceLock;
 
 /// Weight rows interleaved in a packed block.
 const ROWS: usize = 8;
@@ -188,43 +189,42 @@ impl Packed {
     /// `out[i][r] = Σ_c weights[r][c] · x[i][c]` (`x` is `n × cols`, `out` `n × rows`), split
     /// across Candle's worker threads, with the best instructions this CPU has.
     pub fn matmul(&self, x: &[f32], out: &mut [f32]) {
-        self.matmul_with(Simd::detect(), x, out)
+        self.product(&Activations::new(x, self.cols), out)
     }
 
     /// [`Packed::matmul`] on the given instructions (which the CPU must have).
     pub fn matmul_with(&self, simd: Simd, x: &[f32], out: &mut [f32]) {
-        assert!(x.len().is_multiple_of(self.cols), "matmul: {} activations for {} columns", x.len(), self.cols);
-        assert_eq!(out.len(), x.len() / self.cols * self.rows, "matmul: output size");
+        self.product_with(simd, &Activations::new(x, self.cols), out)
+    }
+
+    /// [`Packed::matmul`] of activation rows that other products may share.
+    pub fn product(&self, x: &Activations, out: &mut [f32]) {
+        self.product_with(Simd::detect(), x, out)
+    }
+
+    /// [`Packed::product`] on the given instructions (which the CPU must have).
+    pub fn product_with(&self, simd: Simd, x: &Activations, out: &mut [f32]) {
+        assert_eq!(x.cols, self.cols, "matmul: activations of {} columns for {} columns", x.cols, self.cols);
+        assert_eq!(out.len(), x.rows() * self.rows, "matmul: output size");
         assert!(simd.is_available(), "matmul: this CPU cannot run {simd:?}");
         match self.format {
-            Format::Q4K => self.run(x, out, kquants::quantize, |pair, bytes, xs| {
-                dot!(simd, pair, bytes, xs, q4k_portable, q4k_avx2, q4k_vnni, q4k_vnni_pair)
-            }),
-            Format::Q6K => self.run(x, out, kquants::quantize, |pair, bytes, xs| {
-                dot!(simd, pair, bytes, xs, q6k_portable, q6k_avx2, q6k_vnni, q6k_vnni_pair)
-            }),
-            Format::Q5_0 => self.run(x, out, blocks32::quantize, |pair, bytes, xs| {
-                dot!(simd, pair, bytes, xs, q5_0_portable, q5_0_avx2, q5_0_vnni, q5_0_vnni_pair)
-            }),
-            Format::Q8_0 => self.run(x, out, blocks32::quantize, |pair, bytes, xs| {
-                dot!(simd, pair, bytes, xs, q8_0_portable, q8_0_avx2, q8_0_vnni, q8_0_vnni_pair)
-            }),
+            Format::Q4K => {
+                self.run(x.kquants(), out, |pair, bytes, xs| dot!(simd, pair, bytes, xs, q4k_portable, q4k_avx2, q4k_vnni, q4k_vnni_pair))
+            }
+            Format::Q6K => {
+                self.run(x.kquants(), out, |pair, bytes, xs| dot!(simd, pair, bytes, xs, q6k_portable, q6k_avx2, q6k_vnni, q6k_vnni_pair))
+            }
+            Format::Q5_0 => self
+                .run(x.blocks32(), out, |pair, bytes, xs| dot!(simd, pair, bytes, xs, q5_0_portable, q5_0_avx2, q5_0_vnni, q5_0_vnni_pair)),
+            Format::Q8_0 => self
+                .run(x.blocks32(), out, |pair, bytes, xs| dot!(simd, pair, bytes, xs, q8_0_portable, q8_0_avx2, q8_0_vnni, q8_0_vnni_pair)),
         }
     }
 
-    /// The product with activation rows quantised by `quantize`, each pair of groups of eight
-    /// weight rows (or a last group alone) multiplied with 1 to [`GROUP`] of them by `dot`.
-    fn run<A: Send + Sync>(
-        &self,
-        x: &[f32],
-        out: &mut [f32],
-        quantize: fn(&[f32]) -> A,
-        dot: impl Fn(&[u8], usize, &[A]) -> [[f32; PAIR]; GROUP] + Sync,
-    ) {
+    /// The product with quantised activation rows, each pair of groups of eight weight rows (or
+    /// a last group alone) multiplied with 1 to [`GROUP`] of them by `dot`.
+    fn run<A: Send + Sync>(&self, activations: &[A], out: &mut [f32], dot: impl Fn(&[u8], usize, &[A]) -> [[f32; PAIR]; GROUP] + Sync) {
         let rows = self.rows;
-        // Rows shared among the worker threads: a prompt's 512 rows took a tenth of its time
-        // quantised on one thread while the other waited.
-        let activations = crate::llm::local::map_on_workers(x.chunks_exact(self.cols).collect(), quantize);
         let group_bytes = self.bytes.len() / rows.div_ceil(ROWS);
         let out_address = out.as_mut_ptr() as usize;
         candle_core::utils::barrier_pool().execute_chunked(rows.div_ceil(ROWS_PER_ITEM), |items| {
@@ -246,6 +246,40 @@ impl Packed {
                 }
             }
         });
+    }
+}
+
+/// Activation rows as the products read them: quantised on first use, once for each kind of
+/// block (32 values for Q5_0 and Q8_0, 256 for the K-quants), however many products read them.
+/// The query, key and value matrices read one input, the gate and up matrices another: each
+/// quantised three and two times was a third of the quantising of a decoding step.
+pub struct Activations<'a> {
+    x: &'a [f32],
+    cols: usize,
+    blocks32: OnceLock<Vec<blocks32::Row>>,
+    kquants: OnceLock<Vec<Row>>,
+}
+
+impl<'a> Activations<'a> {
+    /// The rows of `x`, `cols` values each.
+    pub fn new(x: &'a [f32], cols: usize) -> Activations<'a> {
+        assert!(cols > 0 && x.len().is_multiple_of(cols), "matmul: {} activations for {cols} columns", x.len());
+        Activations { x, cols, blocks32: OnceLock::new(), kquants: OnceLock::new() }
+    }
+
+    /// Activation rows.
+    pub fn rows(&self) -> usize {
+        self.x.len() / self.cols
+    }
+
+    // Rows shared among the worker threads: a prompt's 512 rows took a tenth of its time
+    // quantised on one thread while the other waited.
+    fn blocks32(&self) -> &[blocks32::Row] {
+        self.blocks32.get_or_init(|| crate::llm::local::map_on_workers(self.x.chunks_exact(self.cols).collect(), blocks32::quantize))
+    }
+
+    fn kquants(&self) -> &[Row] {
+        self.kquants.get_or_init(|| crate::llm::local::map_on_workers(self.x.chunks_exact(self.cols).collect(), kquants::quantize))
     }
 }
 
