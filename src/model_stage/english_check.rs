@@ -408,7 +408,8 @@ const MONTHS: [&str; 12] =
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
 
 /// The numbers an English text states, with what they count: `60 million` (6e7), `three
-/// million`, `91%`, `91 percent`, `2023` (a year), `October 23` (a month and a day), `14th`.
+/// million`, `91%`, `91 percent`, `2023` (a year), `October 23` and `23 October` (a month and a
+/// day), `14th`.
 /// "One" alone is left out: it is a pronoun as often as a number.
 pub(super) fn english_numbers(text: &str) -> Vec<Number> {
     static TOKEN: LazyLock<Regex> =
@@ -447,6 +448,28 @@ pub(super) fn english_numbers(text: &str) -> Vec<Number> {
         }
         let digits = lower.starts_with(|c: char| c.is_ascii_digit());
         let ordinal = digits && ["st", "nd", "rd", "th"].iter().any(|s| lower.ends_with(s));
+        // A day and the month after it: 9 September, the 20th of June. The month must be
+        // capitalised: "3 may" is a modal verb more often than a date.
+        let month_after = |at: usize| {
+            let at = if tokens.get(at).is_some_and(|(t, _)| t == "of") { at + 1 } else { at };
+            let (lower, written) = tokens.get(at)?;
+            let month = MONTHS.iter().position(|m| m == lower).filter(|_| written.starts_with(|c: char| c.is_ascii_uppercase()))?;
+            Some((month, at))
+        };
+        let day = lower
+            .trim_end_matches(|c: char| c.is_alphabetic())
+            .parse::<f64>()
+            .ok()
+            .filter(|_| ordinal || lower.bytes().all(|b| b.is_ascii_digit()));
+        if let Some(day) = day.filter(|d| (1.0..=31.0).contains(d))
+            && let Some((month, at)) = month_after(i + 1)
+        {
+            found.push(Number { written: tokens[at].1.to_string(), value: (month + 1) as f64, kind: Kind::Month });
+            let of = if at > i + 1 { " of" } else { "" };
+            found.push(Number { written: format!("{written}{of} {}", tokens[at].1), value: day, kind: Kind::Day });
+            i = at + 1;
+            continue;
+        }
         let decade = digits && lower.ends_with('s');
         let mut value = if digits {
             // What is left after an ordinal's or a decade's ending must be a number: COVID-19,
@@ -524,10 +547,13 @@ fn chinese_numerals(text: &str) -> Vec<Number> {
                 let part: String = chars[start..end].iter().collect();
                 if let Some(value) = chinese_numeral_value(&part) {
                     let after = text[run.end()..].chars().next();
+                    // Lunar dates give the day straight after the month or 初: 十一月十一, 十月初五.
+                    let after_month = text[..run.start()].ends_with(['月', '初']) && start == 0 && (1.0..=31.0).contains(&value);
                     let kind = match after {
                         Some('年') if end == chars.len() && value >= 1000.0 => Kind::Year,
                         Some('月') if end == chars.len() => Kind::Month,
                         Some('日' | '号') if end == chars.len() => Kind::Day,
+                        _ if after_month && end == chars.len() => Kind::Day,
                         _ => Kind::Quantity,
                     };
                     found.push(Number { written: part, value, kind });
@@ -807,6 +833,24 @@ mod tests {
         assert!(check("The online Summit for Democracy closed on Friday (December 10).", source).is_empty());
         assert!(check("It closed on Sunday.", "峰会周日落幕。").is_empty());
         assert_eq!(check("It closed on Sunday.", "峰会周五落幕。"), ["Sunday"]);
+    }
+
+    #[test]
+    fn a_day_written_before_its_month_is_read_as_a_date() {
+        // WMT22: the default model's English for a source that gives the day alone, and a
+        // system's for a lunar date, whose day follows the month without 日.
+        let source = "马拉维卫生部长昆比泽·奇蓬达9日说，该国首次发现3例奥密克戎毒株感染病例。";
+        assert_eq!(
+            check("The Ministry of Health said on 9 September that the country found three cases of Omicron.", source),
+            ["September"]
+        );
+        assert_eq!(check("The Ministry of Health said on the 9th of September that it found three cases.", source), ["September"]);
+        assert!(check("The Ministry of Health said on the 9th that the country found three cases of Omicron.", source).is_empty());
+        let source = "14日为农历十一月十一，月相为盈凸月。";
+        assert!(check("The 14th is the 11th of November of the lunar calendar, and the moon is waxing gibbous.", source).is_empty());
+        assert_eq!(check("The 14th is the 12th of November of the lunar calendar.", source), ["12th of November"]);
+        // "3 may" is a verb: no month is claimed.
+        assert!(check("Group 3 may join later.", "第3组稍后加入。").is_empty());
     }
 
     #[test]
