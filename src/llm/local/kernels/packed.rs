@@ -251,8 +251,8 @@ impl Packed {
 
 /// Activation rows as the products read them: quantised on first use, once for each kind of
 /// block (32 values for Q5_0 and Q8_0, 256 for the K-quants), however many products read them.
-/// The query, key and value matrices read one input, the gate and up matrices another: each
-/// quantised three and two times was a third of the quantising of a decoding step.
+/// The query, key and value matrices read one input, the gate and up matrices another: quantised
+/// for each matrix, a layer's four inputs were quantised seven times.
 pub struct Activations<'a> {
     x: &'a [f32],
     cols: usize,
