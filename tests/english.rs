@@ -27,7 +27,13 @@ const CASES: &[(&str, &str, &str)] = &[
         "On October 23, Shanghai Vice Mayor and Baoshan District Party Secretary Chen Jie said.",
         "",
     ),
-    ("10月23日，上海市副市长、宝山区委书记陈杰介绍。", "10 October 23, the Shangdong Municipal President Chen Jie said.", "Shangdong"),
+    // "10 October 23" (the default model's, issue #19) reads as the 10th of October: a day the
+    // source does not give.
+    (
+        "10月23日，上海市副市长、宝山区委书记陈杰介绍。",
+        "10 October 23, the Shangdong Municipal President Chen Jie said.",
+        "10 October; Shangdong",
+    ),
     (
         "奋进“北转型”上海宝山全力打造新时代现代化转型样本",
         "Striving for the Beijing Transformation, Shanghai Baoshan builds a modern model.",
