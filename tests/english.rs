@@ -28,11 +28,16 @@ const CASES: &[(&str, &str, &str)] = &[
         "",
     ),
     // "10 October 23" (the default model's, issue #19) reads as the 10th of October: a day the
-    // source does not give.
+    // source does not give; nor does it give anyone a president's title.
     (
         "10月23日，上海市副市长、宝山区委书记陈杰介绍。",
         "10 October 23, the Shangdong Municipal President Chen Jie said.",
-        "10 October; Shangdong",
+        "10 October; Shangdong; President",
+    ),
+    (
+        "10月23日，上海市副市长、宝山区委书记陈杰介绍。",
+        "On October 23, the provincial chairman of Shanghai City's Municipal Committee, Deputy Mayor Chen Jie, said.",
+        "chairman",
     ),
     (
         "奋进“北转型”上海宝山全力打造新时代现代化转型样本",
