@@ -454,15 +454,24 @@ pub(super) fn english_numbers(text: &str) -> Vec<Number> {
             i += 1;
             continue;
         }
-        // A month and the day after it: October 23.
-        let day_after = || tokens.get(i + 1).and_then(|(t, _)| t.trim_end_matches(|c: char| c.is_alphabetic()).parse::<f64>().ok());
+        // A month and the day after it: October 23; or, capitalised, the year after it: August
+        // 2019, whose number is then read as a year on the next token, not as a day.
+        let number_after = || tokens.get(i + 1).and_then(|(t, _)| t.trim_end_matches(|c: char| c.is_alphabetic()).parse::<f64>().ok());
         if let Some(month) = MONTHS.iter().position(|m| m == lower)
-            && let Some(day) = day_after()
+            && let Some(number) = number_after()
         {
-            found.push(Number { written: written.to_string(), value: (month + 1) as f64, kind: Kind::Month });
-            found.push(Number { written: format!("{written} {}", tokens[i + 1].1), value: day, kind: Kind::Day });
-            i += 2;
-            continue;
+            let month_claim = Number { written: written.to_string(), value: (month + 1) as f64, kind: Kind::Month };
+            if (1.0..=31.0).contains(&number) {
+                found.push(month_claim);
+                found.push(Number { written: format!("{written} {}", tokens[i + 1].1), value: number, kind: Kind::Day });
+                i += 2;
+                continue;
+            }
+            if written.starts_with(|c: char| c.is_ascii_uppercase()) && (1000.0..=2100.0).contains(&number) {
+                found.push(month_claim);
+                i += 1;
+                continue;
+            }
         }
         let digits = lower.starts_with(|c: char| c.is_ascii_digit());
         let ordinal = digits && ["st", "nd", "rd", "th"].iter().any(|s| lower.ends_with(s));
@@ -890,6 +899,10 @@ mod tests {
         let source = "14日为农历十一月十一，月相为盈凸月。";
         assert!(check("The 14th is the 11th of November of the lunar calendar, and the moon is waxing gibbous.", source).is_empty());
         assert_eq!(check("The 14th is the 12th of November of the lunar calendar.", source), ["12th of November"]);
+        // A month and its year: the year is not a day of the month (it was flagged as one).
+        let source = "根据安排，从2016年起到2019年8月，我市分三批确定60个试点。";
+        assert!(check("From 2016 to August 2019, the city chose 60 pilots in three batches.", source).is_empty());
+        assert_eq!(check("From 2016 to September 2019, the city chose 60 pilots.", source), ["September"]);
         // "3 may" is a verb: no month is claimed.
         assert!(check("Group 3 may join later.", "第3组稍后加入。").is_empty());
     }
