@@ -454,22 +454,25 @@ pub(super) fn english_numbers(text: &str) -> Vec<Number> {
             i += 1;
             continue;
         }
-        // A month and the day after it: October 23; or, capitalised, the year after it: August
-        // 2019, whose number is then read as a year on the next token, not as a day.
-        let number_after = || tokens.get(i + 1).and_then(|(t, _)| t.trim_end_matches(|c: char| c.is_alphabetic()).parse::<f64>().ok());
-        if let Some(month) = MONTHS.iter().position(|m| m == lower)
-            && let Some(number) = number_after()
-        {
-            let month_claim = Number { written: written.to_string(), value: (month + 1) as f64, kind: Kind::Month };
-            if (1.0..=31.0).contains(&number) {
-                found.push(month_claim);
-                found.push(Number { written: format!("{written} {}", tokens[i + 1].1), value: number, kind: Kind::Day });
+        if let Some(month) = MONTHS.iter().position(|m| m == lower) {
+            let claim = Number { written: written.to_string(), value: (month + 1) as f64, kind: Kind::Month };
+            let number_at =
+                |at: usize| tokens.get(at).and_then(|(t, _)| t.trim_end_matches(|c: char| c.is_alphabetic()).parse::<f64>().ok());
+            // A month and the day after it: October 23.
+            if let Some(day) = number_at(i + 1).filter(|day| (1.0..=31.0).contains(day)) {
+                found.push(claim);
+                found.push(Number { written: format!("{written} {}", tokens[i + 1].1), value: day, kind: Kind::Day });
                 i += 2;
                 continue;
             }
-            if written.starts_with(|c: char| c.is_ascii_uppercase()) && (1000.0..=2100.0).contains(&number) {
-                found.push(month_claim);
-                i += 1;
+            // A capitalised month and its year (August 2019, August of 2019): the year is read as
+            // one on its own token, not as a day.
+            let of = usize::from(tokens.get(i + 1).is_some_and(|(t, _)| t == "of"));
+            if written.starts_with(|c: char| c.is_ascii_uppercase())
+                && number_at(i + 1 + of).is_some_and(|year| (1000.0..=2100.0).contains(&year))
+            {
+                found.push(claim);
+                i += 1 + of;
                 continue;
             }
         }
@@ -903,6 +906,8 @@ mod tests {
         let source = "根据安排，从2016年起到2019年8月，我市分三批确定60个试点。";
         assert!(check("From 2016 to August 2019, the city chose 60 pilots in three batches.", source).is_empty());
         assert_eq!(check("From 2016 to September 2019, the city chose 60 pilots.", source), ["September"]);
+        assert!(check("From 2016 to August of 2019, the city chose 60 pilots.", source).is_empty());
+        assert_eq!(check("From 2016 to September of 2019, the city chose 60 pilots.", source), ["September"]);
         // "3 may" is a verb: no month is claimed.
         assert!(check("Group 3 may join later.", "第3组稍后加入。").is_empty());
     }
