@@ -37,6 +37,9 @@ pub struct Source<'a> {
     deputy_heads: Vec<&'a str>,
     /// The places the source names by one character (美伊两国: the United States and Iran).
     abbreviated: Vec<&'static str>,
+    /// The forms of the titles the source has no word for (president, chairman… in a text with
+    /// no 主席, 总统, 会长…).
+    untitled: Vec<&'static [&'static str]>,
 }
 
 impl<'a> Source<'a> {
@@ -53,6 +56,11 @@ impl<'a> Source<'a> {
             pinyin: pinyin_runs(text),
             deputy_heads: deputy_heads(text, glossary),
             abbreviated: abbreviated_places(text),
+            untitled: TITLES
+                .iter()
+                .filter(|(_, chinese)| !chinese.iter().any(|word| text.contains(word)))
+                .map(|(forms, _)| forms.as_slice())
+                .collect(),
         }
     }
 
@@ -113,10 +121,7 @@ impl<'a> Source<'a> {
         }
         // A title the source gives no one: "provincial chairman" for 副市长, "President" of a
         // district's Party secretary.
-        for (forms, chinese) in TITLES.iter() {
-            if chinese.iter().any(|word| self.text.contains(word)) {
-                continue;
-            }
+        for forms in &self.untitled {
             for word in TITLE_WORD.find_iter(english).map(|word| word.as_str()) {
                 let lower = word.to_ascii_lowercase();
                 let claimed = forms.contains(&lower.as_str())
