@@ -141,6 +141,13 @@ pub trait Backend: Send {
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Vec<Generation>, Error>;
 
+    /// [`Backend::replies`] to each of several conversations, in order. An engine that can
+    /// decodes them together (a local model: one decoding step for every reply of every
+    /// conversation); each reply is what [`Backend::replies`] gives it alone.
+    fn replies_together(&mut self, requests: &[(&[Message], &[GenerateOptions])]) -> Result<Vec<Vec<Generation>>, Error> {
+        requests.iter().map(|(messages, options)| self.replies(messages, options, &mut |_| {})).collect()
+    }
+
     /// The log-probability the model gives `reply` as the assistant's answer to each of
     /// `conversations`; `None` when the engine cannot score a given text.
     fn score_replies(&mut self, conversations: &[&[Message]], reply: &str) -> Result<Option<Vec<f64>>, Error>;

@@ -87,6 +87,30 @@ impl ModelStage {
         Ok(self.run_as_given(messages, &[GenerateOptions { sampling, ..options }])?.swap_remove(0))
     }
 
+    /// [`Self::run_as_given`] for several conversations, all their replies decoded together
+    /// where the engine can; nothing is streamed.
+    fn run_together(&mut self, requests: &[(&[Message], &[GenerateOptions])]) -> Result<Vec<Vec<String>>, Error> {
+        if requests.is_empty() {
+            return Ok(Vec::new());
+        }
+        let replies = self.backend.replies_together(requests)?;
+        if replies.len() != requests.len() || replies.iter().zip(requests).any(|(r, (_, options))| r.len() != options.len()) {
+            return Err(Error::Model("the engine returned another number of replies".into()));
+        }
+        let prompts: Vec<String> = replies.iter().map(|r| r[0].prompt_tokens.to_string()).collect();
+        let prompt_time: f64 = replies.iter().map(|r| r[0].prompt_time.as_secs_f64()).sum();
+        let generated: usize = replies.iter().flatten().map(|g| g.generated_tokens).sum();
+        self.note(&format!(
+            "model: {} prompts together ({} tokens) in {prompt_time:.1} s, {generated} generated in {} sequence(s) in {:.1} s{}",
+            requests.len(),
+            prompts.join(" + "),
+            replies.iter().map(Vec::len).sum::<usize>(),
+            replies[0][0].generation_time.as_secs_f64(),
+            if replies.iter().flatten().any(|g| g.hit_token_cap) { " (token cap reached)" } else { "" }
+        ));
+        Ok(replies.into_iter().map(|r| r.into_iter().map(|g| g.text).collect()).collect())
+    }
+
     /// Generates one reply per entry of `options`, decoded together, with the options as they
     /// are (the user's sampling not applied); the first reply is streamed.
     fn run_as_given(&mut self, messages: &[Message], options: &[GenerateOptions]) -> Result<Vec<String>, Error> {

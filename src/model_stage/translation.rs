@@ -37,24 +37,32 @@ impl ModelStage {
             }
             None => None,
         };
+        // Key points and summary sentences all follow the title alone: decoded together.
+        let sentences: &[_] = brief.summary.as_deref().unwrap_or_default();
+        let units: Vec<(&str, &[GlossaryEntry])> = brief
+            .key_points
+            .iter()
+            .map(String::as_str)
+            .chain(sentences.iter().map(|s| s.text.as_str()))
+            .map(|unit| (unit, glossary.as_slice()))
+            .collect();
+        let mut english = self.translate_units(&units, &context)?.into_iter();
         let mut key_points = Vec::with_capacity(brief.key_points.len());
-        for point in &brief.key_points {
-            let english = self.translate_unit(point, &context, &glossary)?;
-            key_points.push(english.text);
-            unsupported.key_points.push(english.unsupported);
+        for checked in english.by_ref().take(brief.key_points.len()) {
+            key_points.push(checked.text);
+            unsupported.key_points.push(checked.unsupported);
         }
-        let summary = match &brief.summary {
-            Some(sentences) if !sentences.is_empty() => {
-                let (mut english, mut items) = (Vec::with_capacity(sentences.len()), Vec::new());
-                for sentence in sentences {
-                    let checked = self.translate_unit(&sentence.text, &context, &glossary)?;
-                    english.push(checked.text);
+        let summary = match sentences {
+            [] => None,
+            _ => {
+                let (mut text, mut items) = (Vec::with_capacity(sentences.len()), Vec::new());
+                for checked in english {
+                    text.push(checked.text);
                     items.extend(checked.unsupported);
                 }
                 unsupported.summary = Some(items);
-                Some(english.join(" "))
+                Some(text.join(" "))
             }
-            _ => None,
         };
         for (unit, item) in unsupported.items() {
             self.note(&format!("not found in the source ({unit}): {item}"));
@@ -63,22 +71,66 @@ impl ModelStage {
     }
 
     /// Translates text line by line: one output line per input line, empty lines kept empty.
+    /// Lines are decoded a few at a time together ([`Self::translate_units`]), each on its own.
     pub fn translate_lines(&mut self, text: &str, on_line: &mut dyn FnMut(&str)) -> Result<(), Error> {
-        for line in text.lines() {
-            let line = line.trim();
-            let english = if line.is_empty() {
-                String::new()
-            } else {
-                let glossary = glossary::article_glossary(line, &self.options.glossary);
-                let english = self.translate_unit(line, &[], &glossary)?;
-                if !english.unsupported.is_empty() {
-                    self.note(&format!("not found in the source: {}", english.unsupported.join("; ")));
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        for group in lines.chunks(self.units_together()) {
+            let glossaries: Vec<Vec<GlossaryEntry>> =
+                group.iter().map(|line| glossary::article_glossary(line, &self.options.glossary)).collect();
+            let units: Vec<(&str, &[GlossaryEntry])> =
+                group.iter().zip(&glossaries).filter(|(line, _)| !line.is_empty()).map(|(&line, g)| (line, g.as_slice())).collect();
+            let mut english = self.translate_units(&units, &[])?.into_iter();
+            for line in group {
+                if line.is_empty() {
+                    on_line("");
+                    continue;
                 }
-                english.text
-            };
-            on_line(&english);
+                let checked = english.next().expect("one translation per non-empty line");
+                if !checked.unsupported.is_empty() {
+                    self.note(&format!("not found in the source: {}", checked.unsupported.join("; ")));
+                }
+                on_line(&checked.text);
+            }
         }
         Ok(())
+    }
+
+    /// Units decoded together: as many as keep a step's sequences within [`ROWS_TOGETHER`].
+    fn units_together(&self) -> usize {
+        (ROWS_TOGETHER / self.options.candidates.max(1)).max(1)
+    }
+
+    /// Each of `units` (with the glossary it draws on) translated as [`Self::translate_unit`]
+    /// translates it alone, after the `context` turns, their first candidates decoded together a
+    /// few units at a time: the steps that would decode one unit's last few candidates alone
+    /// decode the others' too.
+    fn translate_units(&mut self, units: &[(&str, &[GlossaryEntry])], context: &[Message]) -> Result<Vec<Checked>, Error> {
+        let mut translated = Vec::with_capacity(units.len());
+        for group in units.chunks(self.units_together()) {
+            let prepared =
+                group.iter().map(|&(unit, glossary)| self.prepare_unit(unit, context, glossary)).collect::<Result<Vec<_>, _>>()?;
+            let pending: Vec<&Pending> = prepared
+                .iter()
+                .filter_map(|p| match p {
+                    Prepared::Pending(pending) => Some(pending),
+                    Prepared::Done(_) => None,
+                })
+                .collect();
+            let options: Vec<Vec<GenerateOptions>> = pending.iter().map(|p| self.candidate_options(&p.options)).collect();
+            let requests: Vec<(&[Message], &[GenerateOptions])> =
+                pending.iter().zip(&options).map(|(p, o)| (p.messages.as_slice(), o.as_slice())).collect();
+            let mut decoded = self.run_together(&requests)?.into_iter();
+            for unit in prepared {
+                translated.push(match unit {
+                    Prepared::Done(done) => done,
+                    Prepared::Pending(pending) => {
+                        let first = decoded.next().expect("one set of candidates per pending unit");
+                        self.finish_unit(pending, first)?
+                    }
+                });
+            }
+        }
+        Ok(translated)
     }
 
     fn translate_prompt(&self, unit: &str, glossary: &[GlossaryEntry]) -> Result<String, Error> {
@@ -88,14 +140,31 @@ impl ModelStage {
     }
 
     fn translate_unit(&mut self, unit: &str, context: &[Message], glossary: &[GlossaryEntry]) -> Result<Checked, Error> {
-        let unit = &tidy_for_translation(unit);
-        if let Some((english, end)) = glossary::dateline(unit) {
+        match self.prepare_unit(unit, context, glossary)? {
+            Prepared::Done(done) => Ok(done),
+            Prepared::Pending(pending) => {
+                let options = self.candidate_options(&pending.options);
+                let first = self.run_as_given(&pending.messages, &options)?;
+                self.finish_unit(pending, first)
+            }
+        }
+    }
+
+    /// A unit ready to decode: its conversation and options, with what choosing among its
+    /// candidates needs; or its translation already, for a dateline alone.
+    fn prepare_unit(&self, unit: &str, context: &[Message], glossary: &[GlossaryEntry]) -> Result<Prepared, Error> {
+        let unit = tidy_for_translation(unit);
+        if let Some((english, end)) = glossary::dateline(&unit) {
             let rest = unit[end..].trim_start_matches(|c: char| c.is_whitespace() || "，,：:".contains(c));
             if rest.is_empty() {
-                return Ok(Checked { text: english, unsupported: Vec::new() });
+                return Ok(Prepared::Done(Checked { text: english, unsupported: Vec::new() }));
             }
-            let rest = self.translate_unit(rest, context, glossary)?;
-            return Ok(Checked { text: format!("{english}: {}", rest.text), unsupported: rest.unsupported });
+            return Ok(match self.prepare_unit(rest, context, glossary)? {
+                Prepared::Done(rest) => {
+                    Prepared::Done(Checked { text: format!("{english}: {}", rest.text), unsupported: rest.unsupported })
+                }
+                Prepared::Pending(rest) => Prepared::Pending(Pending { prefix: format!("{english}: {}", rest.prefix), ..rest }),
+            });
         }
         let mut messages = vec![Message::system(self.prompts().render("translate-system.j2", context! {})?)];
         // Worked examples (none by default: on the WMT22 development segments every example tried
@@ -106,23 +175,49 @@ impl ModelStage {
             messages.push(Message::assistant(english));
         }
         messages.extend_from_slice(context);
-        messages.push(Message::user(self.translate_prompt(unit, glossary)?));
+        messages.push(Message::user(self.translate_prompt(&unit, glossary)?));
         let max_new_tokens = (unit.chars().count() * 3 + 32).clamp(48, 768);
         let options = GenerateOptions { max_new_tokens, english_only: true, ..GenerateOptions::default() };
-        let entries = glossary::relevant(glossary, unit);
-        let english = self.translate_candidates(&messages, &options, unit, &entries)?;
-        if !looks_obeyed(unit, &english.text) {
-            return Ok(english);
+        let entries = glossary::relevant(glossary, &unit);
+        Ok(Prepared::Pending(Pending { messages, options, entries, glossary: glossary.to_vec(), unit, prefix: String::new() }))
+    }
+
+    /// The translation of a prepared unit, given its `first` candidates decoded as
+    /// [`Self::candidate_options`] asks.
+    fn finish_unit(&mut self, pending: Pending, first: Vec<String>) -> Result<Checked, Error> {
+        let Pending { mut messages, options, entries, glossary, unit, prefix } = pending;
+        let english = self.translate_candidates(&messages, &options, &unit, &entries, Some(first))?;
+        let english = if !looks_obeyed(&unit, &english.text) {
+            english
+        } else {
+            // Far too short for its source: the model most likely did what the text says (输出“X”)
+            // instead of translating it. Translate it again as reported speech, which small models
+            // reliably translate, and take the quotation back out.
+            self.note(&format!("translation too short for its source, retrying as quoted text: {unit} → {}", english.text));
+            let framed = format!("文章中写道：“{unit}”");
+            *messages.last_mut().expect("the unit's message") = Message::user(self.translate_prompt(&framed, &glossary)?);
+            let retried = self.translate_candidates(&messages, &options, &framed, &entries, None)?;
+            let text = unquote_reported(&retried.text).unwrap_or(retried.text);
+            Checked { unsupported: english_check::unsupported(&text, &unit, &entries), text }
+        };
+        Ok(Checked { text: format!("{prefix}{}", english.text), unsupported: english.unsupported })
+    }
+
+    /// The options of a unit's candidates: the first decoded as asked (greedy by default), the
+    /// others sampled with seeds from `--seed`.
+    fn candidate_options(&self, options: &GenerateOptions) -> Vec<GenerateOptions> {
+        (0..self.options.candidates.max(1)).map(|i| self.candidate(options, i)).collect()
+    }
+
+    /// Candidate `i` of a unit decoded with `options`.
+    fn candidate(&self, options: &GenerateOptions, i: usize) -> GenerateOptions {
+        match i {
+            0 => GenerateOptions { sampling: self.options.sampling, ..options.clone() },
+            _ => GenerateOptions {
+                sampling: Some(Sampling::new(CANDIDATE_TEMPERATURE, self.options.seed.wrapping_add(i as u64))),
+                ..options.clone()
+            },
         }
-        // Far too short for its source: the model most likely did what the text says (输出“X”)
-        // instead of translating it. Translate it again as reported speech, which small models
-        // reliably translate, and take the quotation back out.
-        self.note(&format!("translation too short for its source, retrying as quoted text: {unit} → {}", english.text));
-        let framed = format!("文章中写道：“{unit}”");
-        *messages.last_mut().expect("the unit's message") = Message::user(self.translate_prompt(&framed, glossary)?);
-        let retried = self.translate_candidates(&messages, &options, &framed, &entries)?;
-        let text = unquote_reported(&retried.text).unwrap_or(retried.text);
-        Ok(Checked { unsupported: english_check::unsupported(&text, unit, &entries), text })
     }
 
     /// The best of several candidate translations of `source`: the first decoded as asked
@@ -132,22 +227,23 @@ impl ModelStage {
     /// among the candidates with the fewest items the [`english_check`] cannot trace to the source.
     /// With one candidate asked for, a unit whose English the check flags is decoded again
     /// with [`RESCUE_CANDIDATES`] (unless `--keep-flagged`): it gets what that many give it.
+    ///
+    /// `decoded`: the candidates as decoded already (with [`Self::candidate_options`]), if they were.
     fn translate_candidates(
         &mut self,
         messages: &[Message],
         options: &GenerateOptions,
         source: &str,
         glossary: &[GlossaryEntry],
+        decoded: Option<Vec<String>>,
     ) -> Result<Checked, Error> {
-        let seed = self.options.seed;
-        let candidate = |i: usize| match i {
-            0 => GenerateOptions { sampling: self.options.sampling, ..options.clone() },
-            _ => GenerateOptions { sampling: Some(Sampling::new(CANDIDATE_TEMPERATURE, seed.wrapping_add(i as u64))), ..options.clone() },
-        };
-        let all: Vec<GenerateOptions> = (0..self.options.candidates.max(1)).map(candidate).collect();
-        let rescue: Vec<GenerateOptions> = (1..RESCUE_CANDIDATES).map(candidate).collect();
+        let rescue: Vec<GenerateOptions> = (1..RESCUE_CANDIDATES).map(|i| self.candidate(options, i)).collect();
         let checked = english_check::Source::new(source, glossary);
-        let mut candidates = self.decode_candidates(messages, &all, source, &checked)?;
+        let decoded = match decoded {
+            Some(decoded) => decoded,
+            None => self.run_as_given(messages, &self.candidate_options(options))?,
+        };
+        let mut candidates: Vec<String> = decoded.iter().map(|c| cleaned(c, source, &checked)).collect();
         let mut checks: Vec<Vec<String>> = candidates.iter().map(|c| checked.unsupported(c)).collect();
         if candidates.len() == 1 && !checks[0].is_empty() && self.options.redecode_flagged {
             self.note(&format!("not found in the source: {}; decoding {} more candidates", checks[0].join("; "), rescue.len()));
@@ -330,6 +426,30 @@ fn written_anyway(english: &str, barred: &[String], checked: &english_check::Sou
         .collect()
 }
 
+/// A unit prepared for translation ([`ModelStage::prepare_unit`]).
+enum Prepared {
+    /// Translated already: a dateline alone.
+    Done(Checked),
+    /// To decode.
+    Pending(Pending),
+}
+
+/// A unit ready to decode.
+struct Pending {
+    /// The conversation that asks for its translation.
+    messages: Vec<Message>,
+    /// How its first candidate is decoded.
+    options: GenerateOptions,
+    /// The glossary entries it needs.
+    entries: Vec<GlossaryEntry>,
+    /// The glossary it draws on (for a second try as quoted text).
+    glossary: Vec<GlossaryEntry>,
+    /// The unit as translated (tidied; after a dateline, the rest).
+    unit: String,
+    /// The translation of a dateline before it, with its separator; empty when none.
+    prefix: String,
+}
+
 /// A unit's English and what in it the check could not trace to the source.
 struct Checked {
     text: String,
@@ -340,6 +460,12 @@ struct Checked {
 /// number, whose choice on the WMT22 development segments left no unit flagged where greedy
 /// decoding left 4 to 6 of 26 (`docs/quality.md`).
 const RESCUE_CANDIDATES: usize = 8;
+
+/// Sequences decoded together at most when several units' candidates are: a decoding step of
+/// the 1.5B model costs about as much for 8 as for 1 (reading the weights), so a unit's last few
+/// candidates alone waste most of each step; each sequence holds its keys and values (about 25 MB
+/// for a unit of the 1.5B model), which bounds how many.
+const ROWS_TOGETHER: usize = 8;
 
 /// Tries at decoding a flagged favourite again before it is left as it is: each is one more
 /// decode of one sequence.
@@ -478,6 +604,23 @@ mod tests {
         script(source, candidates, asked, true, 0, Some(continuation))
     }
 
+    /// The options of a scripted translation: `candidates` per unit, `--seed` at `seed`.
+    fn script_options(seed: u64, redecode_flagged: bool, candidates: usize) -> ModelOptions {
+        ModelOptions {
+            abstractive: false,
+            translate: true,
+            engine: EngineSpec::Local { model: "scripted".into(), sha256: String::new(), requantize: false, path: Default::default() },
+            sampling: None,
+            seed,
+            candidates,
+            redecode_flagged,
+            glossary: Vec::new(),
+            prompts: Prompts::load(None).unwrap(),
+            stream: false,
+            verbose: false,
+        }
+    }
+
     fn script(
         source: &str,
         candidates: Vec<&'static str>,
@@ -488,19 +631,7 @@ mod tests {
     ) -> Chosen {
         let (decoded, scored) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
         let (seeds, continued) = (Arc::new(Mutex::new(Vec::new())), Arc::new(Mutex::new(Vec::new())));
-        let options = ModelOptions {
-            abstractive: false,
-            translate: true,
-            engine: EngineSpec::Local { model: "scripted".into(), sha256: String::new(), requantize: false, path: Default::default() },
-            sampling: None,
-            seed,
-            candidates: asked,
-            redecode_flagged,
-            glossary: Vec::new(),
-            prompts: Prompts::load(None).unwrap(),
-            stream: false,
-            verbose: false,
-        };
+        let options = script_options(seed, redecode_flagged, asked);
         let engine = Scripted {
             candidates,
             decoded: decoded.clone(),
@@ -511,7 +642,7 @@ mod tests {
         };
         let mut stage = ModelStage::new(Box::new(engine), options);
         let messages = [Message::user(source)];
-        let checked = stage.translate_candidates(&messages, &GenerateOptions::default(), source, &[]).unwrap();
+        let checked = stage.translate_candidates(&messages, &GenerateOptions::default(), source, &[], None).unwrap();
         let (decoded, scored) = (decoded.lock().unwrap().clone(), scored.lock().unwrap().clone());
         let (seeds, continued) = (seeds.lock().unwrap().clone(), continued.lock().unwrap().clone());
         Chosen { english: checked.text, decoded, seeds, scored, continued }
@@ -614,6 +745,53 @@ mod tests {
         pool[0] = flagged;
         let chosen = choose_with(source, pool, 1, false);
         assert_eq!((chosen.english.as_str(), chosen.decoded), (flagged, vec![1]));
+    }
+
+    /// An engine that answers each reply asked for with the next of a few sentences, and records
+    /// how many conversations each request to decode together holds.
+    struct Counting {
+        replies: usize,
+        together: Arc<Mutex<Vec<usize>>>,
+    }
+
+    impl Backend for Counting {
+        fn count_tokens(&self, text: &str) -> Result<usize, Error> {
+            Ok(text.chars().count())
+        }
+        fn replies(&mut self, _: &[Message], options: &[GenerateOptions], _: &mut dyn FnMut(&str)) -> Result<Vec<Generation>, Error> {
+            const SENTENCES: [&str; 4] = ["Red.", "Blue.", "Green.", "Grey."];
+            let first = self.replies;
+            self.replies += options.len();
+            Ok((first..self.replies).map(|i| scripted_reply(SENTENCES[i % SENTENCES.len()].to_string())).collect())
+        }
+        fn replies_together(&mut self, requests: &[(&[Message], &[GenerateOptions])]) -> Result<Vec<Vec<Generation>>, Error> {
+            self.together.lock().unwrap().push(requests.len());
+            requests.iter().map(|(messages, options)| self.replies(messages, options, &mut |_| {})).collect()
+        }
+        fn score_replies(&mut self, _: &[&[Message]], _: &str) -> Result<Option<Vec<f64>>, Error> {
+            Ok(None)
+        }
+    }
+
+    #[test]
+    fn with_few_candidates_several_lines_are_decoded_together() {
+        // Eleven lines, the third empty: units go together up to 8 sequences a step.
+        let text = ["甲", "乙", "", "丙", "丁", "戊", "己", "庚", "辛", "壬", "癸"].join("\n");
+        for (candidates, expected) in [(1, vec![7, 3]), (2, vec![3, 4, 3]), (8, vec![1; 10])] {
+            let together = Arc::new(Mutex::new(Vec::new()));
+            let engine = Counting { replies: 0, together: together.clone() };
+            let options = script_options(0, true, candidates);
+            let mut stage = ModelStage::new(Box::new(engine), options);
+            let mut lines = Vec::new();
+            stage.translate_lines(&text, &mut |line| lines.push(line.to_string())).unwrap();
+            assert_eq!(*together.lock().unwrap(), expected, "{candidates} candidates");
+            assert_eq!(lines.len(), 11);
+            assert_eq!(lines[2], "", "an empty line stays empty");
+            if candidates == 1 {
+                // Each line gets its own reply, in order.
+                assert_eq!(lines, ["Red.", "Blue.", "", "Green.", "Grey.", "Red.", "Blue.", "Green.", "Grey.", "Red.", "Blue."]);
+            }
+        }
     }
 
     #[test]

@@ -41,6 +41,79 @@ impl Model {
         self.generate(&tokens, shared, options, on_text)
     }
 
+    /// [`Model::chat_candidates`] for several conversations at once, decoded together: each
+    /// prompt is processed on its own, then every reply of every conversation is one row of each
+    /// decoding step, so the steps that would decode a conversation's last few rows alone serve
+    /// the others too. Each reply is exactly what [`Model::chat`] gives with its options alone.
+    pub fn chat_together(&mut self, requests: &[(&[Message], &[GenerateOptions])]) -> Result<Vec<Vec<Generation>>, Error> {
+        if let [(messages, options)] = requests {
+            return Ok(vec![self.chat_candidates(messages, options, &mut |_| {})?]);
+        }
+        if requests.iter().any(|(_, options)| options.is_empty()) {
+            return Err(Error::Model("a conversation with no options".into()));
+        }
+        let mut prompts = Vec::with_capacity(requests.len());
+        for (messages, _) in requests {
+            let prompt = self.template.render(messages).map_err(Error::Model)?;
+            let tokens = self.encode(&prompt)?;
+            let shared = self.shared_prefix(messages, &prompt, &tokens)?;
+            prompts.push((tokens, shared));
+        }
+        let decoded = self.decode_prompts_together(requests, &prompts);
+        if decoded.is_err() {
+            // Whatever the cache holds now, the next call starts afresh.
+            self.last_prompt = None;
+            self.lm.reset().map_err(model_error)?;
+        }
+        decoded
+    }
+
+    fn decode_prompts_together(
+        &mut self,
+        requests: &[(&[Message], &[GenerateOptions])],
+        prompts: &[(Vec<u32>, usize)],
+    ) -> Result<Vec<Vec<Generation>>, Error> {
+        let (mut saved, mut starts, mut prompt_times) = (Vec::new(), Vec::new(), Vec::new());
+        for (tokens, shared) in prompts {
+            let started = Instant::now();
+            starts.push(self.process_prompt(tokens, *shared).map_err(model_error)?);
+            saved.push(self.lm.saved().map_err(model_error)?);
+            prompt_times.push(started.elapsed());
+        }
+        let held: Vec<(&super::SavedSequence, usize)> = saved.iter().zip(requests).map(|(s, (_, options))| (s, options.len())).collect();
+        self.lm.hold_saved(&held).map_err(model_error)?;
+        let started = Instant::now();
+        let options: Vec<&GenerateOptions> = requests.iter().flat_map(|(_, options)| options.iter()).collect();
+        let allowed = options.iter().any(|o| o.english_only).then(|| self.english_tokens(starts[0].len()).clone());
+        let mut rows: Vec<Row> = options.iter().map(|o| Row::new(o, &[])).collect();
+        let logits =
+            starts.iter().zip(requests).flat_map(|(logits, (_, options))| std::iter::repeat_n(logits, options.len()).cloned()).collect();
+        let longest = prompts.iter().map(|(tokens, _)| tokens.len()).max().unwrap_or(0);
+        self.decode_together(longest, true, logits, &mut rows, allowed.as_deref(), &mut |_| {})?;
+        let generation_time = started.elapsed();
+        // Back to the last prompt alone, as the cache stood after it: the next call continues
+        // from its shared turns as after any other.
+        self.lm.hold_saved(&[(saved.last().expect("one prompt per request"), 1)]).map_err(model_error)?;
+        let mut rows = rows.into_iter();
+        let mut generations = Vec::with_capacity(requests.len());
+        for (((tokens, _), (_, options)), prompt_time) in prompts.iter().zip(requests).zip(prompt_times) {
+            let mut replies = Vec::with_capacity(options.len());
+            for row in rows.by_ref().take(options.len()) {
+                replies.push(Generation {
+                    text: strip_think(&self.decode(&row.generated)?),
+                    prompt_tokens: tokens.len(),
+                    generated_tokens: row.generated.len(),
+                    prompt_time,
+                    generation_time,
+                    hit_token_cap: row.finished == Some(Finish::TokenCap),
+                    drafts: Drafts::default(),
+                });
+            }
+            generations.push(replies);
+        }
+        Ok(generations)
+    }
+
     /// The reply to `messages` that begins with `start`, taken as written, and does not go on with
     /// any of `avoid` right after it: a second try at a reply from where it went wrong. The text
     /// returned holds `start`.
@@ -112,7 +185,8 @@ impl Model {
             let mask = allowed.as_deref().filter(|_| only.english_only);
             drafts = self.decode_drafted(prompt, logits, &mut rows[0], mask, on_text).map_err(model_error)?;
         } else {
-            self.decode_together(prompt, logits, &mut rows, allowed.as_deref(), on_text)?;
+            let logits = vec![logits; rows.len()];
+            self.decode_together(prompt.len(), false, logits, &mut rows, allowed.as_deref(), on_text)?;
         }
         let generation_time = started.elapsed();
         rows.into_iter()
@@ -130,12 +204,15 @@ impl Model {
             .collect()
     }
 
-    /// Decodes `rows` together from the `logits` after `prompt`, one forward pass per step for all
-    /// rows still going; `on_text` streams the first.
+    /// Decodes `rows` together from each one's `logits` after the cache's first `position`
+    /// positions, one forward pass per step for all rows still going; `on_text` streams the first.
+    /// `held`: the model already holds one sequence per row, else one prompt that the first step
+    /// copies into one per row.
     fn decode_together(
         &mut self,
-        prompt: &[u32],
-        logits: Vec<f32>,
+        position: usize,
+        held: bool,
+        mut logits: Vec<Vec<f32>>,
         rows: &mut [Row],
         allowed: Option<&[bool]>,
         on_text: &mut dyn FnMut(&str),
@@ -143,7 +220,6 @@ impl Model {
         let mut stream = Stream::default();
         // The rows still being decoded, in the order the model holds them, and their logits.
         let mut active: Vec<usize> = (0..rows.len()).collect();
-        let mut logits = vec![logits; rows.len()];
         for step in 0.. {
             let chosen = choose_together(rows, &active, logits, allowed, &self.stop_tokens).map_err(model_error)?;
             let (mut next_tokens, mut still_active, mut kept) = (Vec::new(), Vec::new(), Vec::new());
@@ -160,13 +236,13 @@ impl Model {
             if next_tokens.is_empty() {
                 break;
             }
-            let position = prompt.len() + step;
+            let position = position + step;
             logits = if rows.len() == 1 {
                 vec![self.lm.forward(&next_tokens, position).map_err(model_error)?]
             } else {
                 // After the first step the model holds one sequence per active row; finished
                 // rows leave it. (At the first, it holds the prompt, which forward_rows copies.)
-                if step > 0 && kept.len() < active.len() {
+                if (step > 0 || held) && kept.len() < active.len() {
                     self.lm.keep_rows(&kept).map_err(model_error)?;
                 }
                 self.lm.forward_rows(&next_tokens, position).map_err(model_error)?

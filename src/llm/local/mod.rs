@@ -42,6 +42,12 @@ pub(crate) fn map_on_workers<T: Send, U: Send>(items: Vec<T>, f: impl Fn(T) -> U
     slots.into_iter().map(|slot| slot.into_inner().unwrap_or_else(PoisonError::into_inner).1.expect("every item is mapped")).collect()
 }
 
+/// The keys and values of one cached sequence, layer by layer, and its length.
+pub struct SavedSequence {
+    pub(crate) layers: Vec<(candle_core::Tensor, candle_core::Tensor)>,
+    pub(crate) len: usize,
+}
+
 /// A decoder-only transformer: feed tokens at a position, get the logits of the last one.
 pub trait CausalLm: Send {
     /// Runs `tokens` starting at `position` (the number of tokens already in the cache) and returns
@@ -65,6 +71,13 @@ pub trait CausalLm: Send {
     /// Keeps only the listed sequences (indices among those [`CausalLm::forward_rows`] runs), in
     /// that order: finished sequences stop costing work.
     fn keep_rows(&mut self, rows: &[usize]) -> candle_core::Result<()>;
+    /// A copy of the one cached sequence, to be held again by [`CausalLm::hold_saved`].
+    fn saved(&self) -> candle_core::Result<SavedSequence>;
+    /// Holds each saved sequence as many times as given, in that order, as separate sequences
+    /// that [`CausalLm::forward_rows`] continues at the longest one's end: each with its own
+    /// positions, so each gets exactly what it gets alone. One sequence held once is the cache
+    /// as it was when saved.
+    fn hold_saved(&mut self, saved: &[(&SavedSequence, usize)]) -> candle_core::Result<()>;
     /// Forgets the cached keys and values: the next call starts a new sequence at position 0.
     fn reset(&mut self) -> candle_core::Result<()> {
         self.truncate(0)
@@ -87,6 +100,10 @@ impl Backend for Model {
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Vec<Generation>, Error> {
         self.chat_candidates(messages, options, on_text)
+    }
+
+    fn replies_together(&mut self, requests: &[(&[Message], &[GenerateOptions])]) -> Result<Vec<Vec<Generation>>, Error> {
+        self.chat_together(requests)
     }
 
     fn continue_reply(

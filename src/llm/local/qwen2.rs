@@ -22,7 +22,7 @@ use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::Embedding;
 use candle_transformers::quantized_nn::RmsNorm;
 
-use super::{CausalLm, kernels};
+use super::{CausalLm, SavedSequence, kernels};
 
 /// Rows (tokens) from which a weight in a format without a kernel here is dequantised to f32
 /// for the call and multiplied with Candle's gemm. The shipped models have none: every weight
@@ -221,7 +221,14 @@ impl CacheBuffer {
         let needed = self.len + src.dim(self.axis)?;
         if needed > self.capacity() {
             let mut shape = src.dims().to_vec();
-            shape[self.axis] = needed.max(2 * self.capacity()).next_multiple_of(KV_CACHE_STEP);
+            // One sequence (a prompt) doubles, so copies stay rare; several (candidates being
+            // decoded) grow a step at a time: each step holds as many positions per sequence,
+            // and while a cache is copied the old and new are both held.
+            shape[self.axis] = match shape[0] {
+                1 => needed.max(2 * self.capacity()),
+                _ => needed + KV_CACHE_STEP,
+            }
+            .next_multiple_of(KV_CACHE_STEP);
             let fresh = Tensor::zeros(shape, src.dtype(), src.device())?;
             if let Some(old) = &self.data {
                 fresh.slice_set(&old.narrow(self.axis, 0, self.len)?.contiguous()?, self.axis, 0)?;
@@ -300,7 +307,10 @@ fn with_cpu_slice<T>(tensor: &Tensor, f: impl FnOnce(&[f32]) -> T) -> Result<T> 
 /// `queries` is `(batch, heads, seq, head_dim)`; `keys_t` is `(batch, kv_heads, head_dim,
 /// capacity)` and `values` `(batch, kv_heads, capacity, head_dim)`, holding positions
 /// `0..position + seq`; each sequence of the batch attends to its own cache, its query row `i`
-/// at `position + i` seeing the positions up to its own. Returns `(batch, seq, heads, head_dim)`.
+/// at `position + i` seeing the positions up to its own. Sequence `b` begins at position
+/// `padding[b]` (none when `padding` is empty): the positions before it are never read, so a
+/// sequence gets exactly what it gets alone. Returns `(batch, seq, heads, head_dim)`.
+#[allow(clippy::too_many_arguments)]
 fn attend_few(
     queries: &[f32],
     keys_t: &[f32],
@@ -308,6 +318,7 @@ fn attend_few(
     capacity: usize,
     position: usize,
     seq: usize,
+    padding: &[usize],
     geometry: &Geometry,
 ) -> Vec<f32> {
     let Geometry { heads, kv_heads, head_dim, .. } = *geometry;
@@ -326,14 +337,18 @@ fn attend_few(
         for bg in groups {
             // Head `g` of sequence `b`: blocks of the same size follow one another in all three.
             let (b, g) = (bg / kv_heads, bg % kv_heads);
+            // This sequence's own positions, as if it were alone.
+            let skip = padding.get(b).copied().unwrap_or(0);
+            let (len, position) = (len - skip, position - skip);
+            let scores = &mut scores[..rows * len];
             let keys_t = &keys_t[bg * head_dim * capacity..][..head_dim * capacity];
-            let values = &values[bg * capacity * head_dim..][..len * head_dim];
+            let values = &values[(bg * capacity + skip) * head_dim..][..len * head_dim];
             let queries = &queries[bg * rows * head_dim..][..rows * head_dim];
             // A tile of positions at a time, its keys (every dimension) staying in L1 for the rows.
             for start in (0..len).step_by(TILE) {
                 let width = TILE.min(len - start);
                 for (query, row) in queries.chunks_exact(head_dim).zip(scores.chunks_exact_mut(len)) {
-                    let terms = query.iter().zip(keys_t.chunks_exact(capacity)).map(|(&q, key_row)| (q * scale, &key_row[start..]));
+                    let terms = query.iter().zip(keys_t.chunks_exact(capacity)).map(|(&q, key_row)| (q * scale, &key_row[skip + start..]));
                     sum_terms(&mut row[start..start + width], terms);
                 }
             }
@@ -459,7 +474,9 @@ struct Geometry {
 }
 
 impl Layer {
-    fn attention(&mut self, x: &Tensor, mask: Option<&Tensor>, position: usize, geometry: &Geometry) -> Result<Tensor> {
+    /// Attention of `x` at `position`; each sequence of the batch starts `padding` positions into
+    /// the cache (none when empty; several sequences' one token each when not).
+    fn attention(&mut self, x: &Tensor, mask: Option<&Tensor>, position: usize, padding: &[usize], geometry: &Geometry) -> Result<Tensor> {
         let Geometry { heads, kv_heads, head_dim, .. } = *geometry;
         let (batch, seq, embedding) = x.dims3()?;
         let split = |t: Tensor, n: usize| t.reshape((batch, seq, n, head_dim))?.transpose(1, 2)?.contiguous();
@@ -467,8 +484,18 @@ impl Layer {
         let q = split(q.broadcast_add(&self.q_bias)?, heads)?;
         let k = split(k.broadcast_add(&self.k_bias)?, kv_heads)?;
         let v = split(v.broadcast_add(&self.v_bias)?, kv_heads)?;
-        let cos = geometry.cos.narrow(0, position, seq)?;
-        let sin = geometry.sin.narrow(0, position, seq)?;
+        let (cos, sin) = if padding.is_empty() {
+            (geometry.cos.narrow(0, position, seq)?, geometry.sin.narrow(0, position, seq)?)
+        } else {
+            if seq != 1 || padding.len() != batch {
+                candle_core::bail!("sequences of different lengths take one token each");
+            }
+            // Each sequence's token at its own position: the rotation it gets alone.
+            let own: Vec<u32> = padding.iter().map(|&skip| (position - skip) as u32).collect();
+            let own = Tensor::new(own.as_slice(), x.device())?;
+            let per_sequence = |table: &Tensor| table.index_select(&own, 0)?.reshape((batch, 1, head_dim / 2));
+            (per_sequence(&geometry.cos)?, per_sequence(&geometry.sin)?)
+        };
         let q = candle_nn::rotary_emb::rope(&q, &cos, &sin)?;
         let k = candle_nn::rotary_emb::rope(&k, &cos, &sin)?;
         let keys_t = self.keys.append(&k.transpose(2, 3)?)?;
@@ -477,7 +504,7 @@ impl Layer {
             let q = q.flatten_all()?.to_vec1::<f32>()?;
             let capacity = self.keys.capacity();
             let y = with_cpu_slice(self.keys.all()?, |keys_t| {
-                with_cpu_slice(self.values.all()?, |values| attend_few(&q, keys_t, values, capacity, position, seq, geometry))
+                with_cpu_slice(self.values.all()?, |values| attend_few(&q, keys_t, values, capacity, position, seq, padding, geometry))
             })??;
             Tensor::from_vec(y, (batch, seq, embedding), x.device())?
         } else {
@@ -514,6 +541,9 @@ pub struct Qwen2 {
     device: Device,
     /// Where the cache was copied into one cache per sequence (see [`CausalLm::forward_rows`]).
     forked_at: Option<usize>,
+    /// Positions of padding before each held sequence, when sequences of different prompts are
+    /// held together ([`CausalLm::hold_saved`]); empty otherwise.
+    padding: Vec<usize>,
 }
 
 /// The cosine and sine tables of rotary position embeddings, `(positions, head_dim / 2)`.
@@ -589,6 +619,7 @@ impl Qwen2 {
             geometry: Geometry { heads, kv_heads, head_dim, cos, sin },
             device: device.clone(),
             forked_at: None,
+            padding: Vec::new(),
         })
     }
 
@@ -598,7 +629,8 @@ impl Qwen2 {
         let mask = if seq == 1 { None } else { Some(causal_mask(seq, position, &self.device)?) };
         let mut hidden = self.embeddings.forward(tokens)?;
         for layer in &mut self.layers {
-            let attention = layer.attention(&layer.attention_norm.forward(&hidden)?, mask.as_ref(), position, &self.geometry)?;
+            let attention =
+                layer.attention(&layer.attention_norm.forward(&hidden)?, mask.as_ref(), position, &self.padding, &self.geometry)?;
             let hidden_mid = (attention + &hidden)?;
             hidden = (layer.mlp.forward(&layer.ffn_norm.forward(&hidden_mid)?)? + hidden_mid)?;
         }
@@ -620,6 +652,9 @@ impl Qwen2 {
             candle_core::bail!("position {position} does not follow the cached sequences");
         }
         let rows = self.layers.first().map_or(1, |l| l.keys.rows());
+        if rows != count && !self.padding.is_empty() {
+            candle_core::bail!("{count} sequences cannot continue {rows} of different prompts");
+        }
         if rows != count {
             if rows != 1 || position == 0 {
                 candle_core::bail!("{count} sequences cannot continue a cache of {rows} at position {position}");
@@ -716,6 +751,9 @@ impl CausalLm for Qwen2 {
         if rows.is_empty() || rows.iter().any(|&r| r >= held) {
             candle_core::bail!("cannot keep sequences {rows:?} of {held}");
         }
+        if !self.padding.is_empty() {
+            self.padding = rows.iter().map(|&r| self.padding[r]).collect();
+        }
         let rows: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
         let rows = Tensor::new(rows.as_slice(), &self.device)?;
         for layer in &mut self.layers {
@@ -725,11 +763,65 @@ impl CausalLm for Qwen2 {
         Ok(())
     }
 
+    fn saved(&self) -> Result<SavedSequence> {
+        let len = self.cached_len();
+        if self.forked_at.is_some() || len == 0 {
+            candle_core::bail!("no one sequence to save");
+        }
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| Ok((l.keys.all()?.narrow(3, 0, len)?.contiguous()?, l.values.all()?.narrow(2, 0, len)?.contiguous()?)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SavedSequence { layers, len })
+    }
+
+    fn hold_saved(&mut self, saved: &[(&SavedSequence, usize)]) -> Result<()> {
+        let longest = saved.iter().map(|(s, _)| s.len).max().unwrap_or(0);
+        let count: usize = saved.iter().map(|&(_, n)| n).sum();
+        if count == 0 || saved.iter().any(|(s, _)| s.layers.len() != self.layers.len()) {
+            candle_core::bail!("nothing to hold, or sequences of another model");
+        }
+        // Each copy right-aligned, so the next token of every sequence goes in the same column.
+        let padding: Vec<usize> = saved.iter().flat_map(|&(s, n)| std::iter::repeat_n(longest - s.len, n)).collect();
+        let capacity = (longest + 1).next_multiple_of(KV_CACHE_STEP);
+        for (index, layer) in self.layers.iter_mut().enumerate() {
+            for (buffer, which) in [(&mut layer.keys, 0), (&mut layer.values, 1)] {
+                let rows = saved
+                    .iter()
+                    .map(|&(s, n)| {
+                        let part = if which == 0 { &s.layers[index].0 } else { &s.layers[index].1 };
+                        let mut shape = part.dims().to_vec();
+                        shape[buffer.axis] = capacity;
+                        let one = Tensor::zeros(shape, part.dtype(), part.device())?;
+                        one.slice_set(part, buffer.axis, longest - s.len)?;
+                        let mut repeats = vec![1; one.rank()];
+                        repeats[0] = n;
+                        one.repeat(repeats)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                buffer.data = Some(Tensor::cat(&rows, 0)?);
+                buffer.len = longest;
+            }
+        }
+        let alone = count == 1;
+        self.forked_at = if alone { None } else { Some(0) };
+        self.padding = if alone { Vec::new() } else { padding };
+        Ok(())
+    }
+
     fn cached_len(&self) -> usize {
         self.layers.first().map_or(0, |l| l.keys.len)
     }
 
     fn truncate(&mut self, len: usize) -> Result<()> {
+        if !self.padding.is_empty() {
+            // Sequences of different prompts share no positions to cut back to.
+            if len != 0 {
+                candle_core::bail!("sequences of different prompts cannot be cut back to {len} positions");
+            }
+            self.padding.clear();
+        }
         let join = self.forked_at.is_some_and(|at| len <= at);
         for layer in &mut self.layers {
             layer.keys.len = layer.keys.len.min(len);
@@ -946,6 +1038,44 @@ mod tests {
         model.forward(&prefix, 0).unwrap();
         assert_eq!(after, model.forward(&[3], prefix.len()).unwrap());
         assert!(model.log_probs(&[(&[1][..], &[1, 2][..])], prefix.len()).is_err(), "more scored than run");
+    }
+
+    #[test]
+    fn sequences_of_different_prompts_held_together_equal_each_alone() {
+        for format in [GgmlDType::Q5_0, GgmlDType::Q4K] {
+            let (mut model, _) = both(format);
+            let prompts = [prompt(40), prompt(23)[3..].to_vec(), prompt(33)];
+            let continuations = [[7u32, 9, 11, 5], [200, 3, 3, 5], [7, 9, 12, 5]];
+            let (mut alone, mut saved) = (Vec::new(), Vec::new());
+            for (tokens, continuation) in prompts.iter().zip(&continuations) {
+                model.reset().unwrap();
+                model.forward(tokens, 0).unwrap();
+                saved.push(model.saved().unwrap());
+                let logits: Vec<Vec<f32>> =
+                    continuation.iter().enumerate().map(|(i, &t)| model.forward(&[t], tokens.len() + i).unwrap()).collect();
+                alone.push(logits);
+            }
+            // Two copies of the second prompt, one continued as the first's continuation would
+            // be: rows 0, 1 and 3 are checked against their prompt alone.
+            model.hold_saved(&[(&saved[0], 1), (&saved[1], 2), (&saved[2], 1)]).unwrap();
+            let longest = 40;
+            let which = [0, 1, 1, 2];
+            for step in 0..3 {
+                let tokens: Vec<u32> = which.iter().map(|&w| continuations[w][step]).collect();
+                let together = model.forward_rows(&tokens, longest + step).unwrap();
+                for (row, &w) in which.iter().enumerate() {
+                    assert_eq!(together[row], alone[w][step], "{format:?}: row {row}, step {step}");
+                }
+            }
+            assert!(model.truncate(longest).is_err(), "different prompts share no positions");
+            // Dropping sequences keeps each one's own positions.
+            model.keep_rows(&[3, 0]).unwrap();
+            let last = model.forward_rows(&[continuations[2][3], continuations[0][3]], longest + 3).unwrap();
+            assert_eq!(last, vec![alone[2][3].clone(), alone[0][3].clone()]);
+            // One saved sequence held once is that sequence as it was.
+            model.hold_saved(&[(&saved[1], 1)]).unwrap();
+            assert_eq!(model.forward(&[continuations[1][0]], prompts[1].len()).unwrap(), alone[1][0]);
+        }
     }
 
     #[test]

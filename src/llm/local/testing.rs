@@ -265,6 +265,44 @@ mod tests {
     }
 
     #[test]
+    fn conversations_decoded_together_equal_each_decoded_alone() {
+        // Prompts of different lengths sharing their system turn, as a brief's units do; one
+        // reply stops at its cap at once, one at the very first token.
+        let system = Message::system("你是新闻编辑。");
+        let conversations = [
+            vec![system.clone(), Message::user("总结：上海宝山转型。")],
+            vec![system.clone(), Message::user("宝山")],
+            vec![system.clone(), Message::user("上海宝山转型，宝山上海。宝山宝山。")],
+        ];
+        let greedy = GenerateOptions { max_new_tokens: 20, english_only: true, ..GenerateOptions::default() };
+        let sampled = |seed| GenerateOptions { sampling: Some(Sampling { temperature: 1.2, top_p: 0.95, seed }), ..greedy.clone() };
+        let options = [
+            vec![greedy.clone(), sampled(1), sampled(2)],
+            vec![GenerateOptions { max_new_tokens: 1, ..greedy.clone() }, sampled(3)],
+            vec![sampled(4), GenerateOptions { max_new_tokens: 30, english_only: false, ..sampled(5) }],
+        ];
+        let requests: Vec<(&[Message], &[GenerateOptions])> =
+            conversations.iter().zip(&options).map(|(c, o)| (c.as_slice(), o.as_slice())).collect();
+        let (_dir, mut model) = tiny_model();
+        let together = model.chat_together(&requests).unwrap();
+        let summary = |g: &Generation| (g.text.clone(), g.generated_tokens, g.hit_token_cap, g.prompt_tokens);
+        for ((messages, options), replies) in requests.iter().zip(&together) {
+            assert_eq!(replies.len(), options.len());
+            for (option, reply) in options.iter().zip(replies) {
+                let (_dir, mut alone) = tiny_model();
+                assert_eq!(summary(reply), summary(&alone.chat(messages, option, &mut |_| {}).unwrap()), "{option:?}");
+            }
+        }
+        // The model goes on as after any call: a conversation sharing the system turn, then
+        // the first again, each what a fresh model gives.
+        for messages in [&conversations[1], &conversations[0]] {
+            let (_dir, mut fresh) = tiny_model();
+            let expected = fresh.chat(messages, &options[0][1], &mut |_| {}).unwrap();
+            assert_eq!(summary(&model.chat(messages, &options[0][1], &mut |_| {}).unwrap()), summary(&expected));
+        }
+    }
+
+    #[test]
     fn a_reply_scores_what_the_model_gives_it_token_by_token() {
         let system = Message::system("你是新闻编辑。".repeat(12));
         let messages = [system.clone(), Message::user("总结：上海宝山转型。")];
