@@ -119,7 +119,12 @@ impl ModelStage {
             let options: Vec<Vec<GenerateOptions>> = pending.iter().map(|p| self.candidate_options(&p.options)).collect();
             let requests: Vec<(&[Message], &[GenerateOptions])> =
                 pending.iter().zip(&options).map(|(p, o)| (p.messages.as_slice(), o.as_slice())).collect();
-            let mut decoded = self.run_together(&requests)?.into_iter();
+            let mut decoded = match requests.as_slice() {
+                // A unit alone streams its first candidate, as the title does.
+                [(messages, options)] => vec![self.run_as_given(messages, options)?],
+                _ => self.run_together(&requests)?,
+            }
+            .into_iter();
             for unit in prepared {
                 translated.push(match unit {
                     Prepared::Done(done) => done,
@@ -748,7 +753,7 @@ mod tests {
     }
 
     /// An engine that answers each reply asked for with the next of a few sentences, and records
-    /// how many conversations each request to decode together holds.
+    /// how many conversations each request to decode several together holds.
     struct Counting {
         replies: usize,
         together: Arc<Mutex<Vec<usize>>>,
@@ -777,7 +782,8 @@ mod tests {
     fn with_few_candidates_several_lines_are_decoded_together() {
         // Eleven lines, the third empty: units go together up to 8 sequences a step.
         let text = ["甲", "乙", "", "丙", "丁", "戊", "己", "庚", "辛", "壬", "癸"].join("\n");
-        for (candidates, expected) in [(1, vec![7, 3]), (2, vec![3, 4, 3]), (8, vec![1; 10])] {
+        // With 8 candidates each line goes alone, as one request (and streams).
+        for (candidates, expected) in [(1, vec![7, 3]), (2, vec![3, 4, 3]), (8, vec![])] {
             let together = Arc::new(Mutex::new(Vec::new()));
             let engine = Counting { replies: 0, together: together.clone() };
             let options = script_options(0, true, candidates);
