@@ -74,6 +74,28 @@ fn check_english_flags_exactly_the_untraceable_items() {
     zhbrief().arg("check-english").arg(&source).arg(&english).assert().code(65);
 }
 
+/// Regression: `zhbrief check-english … | head` panicked ("failed printing to stdout") once
+/// the reader had gone; it must end quietly, with the check's own exit code.
+#[test]
+fn check_english_into_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, english) = (dir.path().join("src.zh"), dir.path().join("hyp.en"));
+    std::fs::write(&source, CASES.iter().map(|c| format!("{}\n", c.0)).collect::<String>()).unwrap();
+    std::fs::write(&english, CASES.iter().map(|c| format!("{}\n", c.1)).collect::<String>()).unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("zhbrief"))
+        .arg("check-english")
+        .arg(&source)
+        .arg(&english)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+}
+
 const ARTICLE: &str = "甲镇推进城市更新\n\n甲镇今年启动城市更新项目二十个，总投资超过一百亿元，惠及居民三万户。\n\n\
     甲镇住建局表示，将在年底前完成全部项目的开工建设，确保老旧小区改造按期交付。\n\n甲镇还将新建公园十座，让居民在家门口享受绿色空间。\n";
 

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::fail;
+use super::{Stdout, fail};
 use crate::error::{Error, Origin, exit};
 use crate::llm::local::Model;
 use crate::llm::{self, Catalog, GenerateOptions, Message, Sampling};
@@ -71,12 +71,13 @@ pub fn run(request: &BenchRequest) -> u8 {
     let model = request.model.clone().unwrap_or_else(|| Catalog::builtin().default_model().name.clone());
     match measure(&model, request.offline, request.requantize, &prompt, request.max_tokens, request.batch, request.prompt_lookup) {
         Ok(report) => {
+            let mut out = Stdout::default();
             if request.json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+                out.line(serde_json::to_string_pretty(&report).expect("report serialises"));
             } else {
-                print!("{}", report.to_text());
+                out.line(report.to_text().trim_end());
             }
-            exit::OK
+            out.exit_code(exit::OK)
         }
         Err(err) => fail(&err),
     }

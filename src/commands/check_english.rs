@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::fail;
+use super::{Stdout, fail};
 use crate::error::{Error, Origin, exit};
 use crate::model_stage::{english_check, glossary};
 
@@ -28,15 +28,15 @@ pub fn run(source: &Path, english: &Path) -> u8 {
         );
         return exit::DATA;
     }
-    let mut flagged = 0;
+    let (mut out, mut flagged) = (Stdout::default(), 0);
     for (n, (chinese, english)) in chinese.iter().zip(&translated).enumerate() {
         let entries = glossary::article_glossary(chinese, &[]);
         let items = english_check::unsupported(english, chinese, &entries);
         if !items.is_empty() {
             flagged += 1;
-            println!("{}\t{}", n + 1, items.join("; "));
+            out.line(format_args!("{}\t{}", n + 1, items.join("; ")));
         }
     }
     eprintln!("zhbrief: {flagged} of {} lines state what their source does not", chinese.len());
-    if flagged > 0 { exit::SOME_FAILED } else { exit::OK }
+    out.exit_code(if flagged > 0 { exit::SOME_FAILED } else { exit::OK })
 }

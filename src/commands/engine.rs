@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::fail;
+use super::{Stdout, fail};
 use crate::error::exit;
 use crate::llm::remote::{Connection, RemoteEngine};
 
@@ -18,17 +18,21 @@ pub fn check(url: &str, model: Option<&str>, timeout: Duration) -> u8 {
     };
     let capabilities = engine.capabilities();
     let yes_no = |works: bool, yes: &str, no: &str| if works { format!("yes: {yes}") } else { format!("no: {no}") };
-    println!("engine                        {shown}");
-    println!("model                         {}", engine.model());
-    println!("chat completions              yes");
-    println!("Han-free English (grammar)    {}", yes_no(capabilities.grammar, "by construction", "checked, retried once, Han dropped"));
-    println!(
+    let mut out = Stdout::default();
+    out.line(format_args!("engine                        {shown}"));
+    out.line(format_args!("model                         {}", engine.model()));
+    out.line(format_args!("chat completions              yes"));
+    out.line(format_args!(
+        "Han-free English (grammar)    {}",
+        yes_no(capabilities.grammar, "by construction", "checked, retried once, Han dropped")
+    ));
+    out.line(format_args!(
         "several choices (n)           {}",
         yes_no(capabilities.choices, "accepted", "each candidate is its own request, sent together")
-    );
-    println!(
+    ));
+    out.line(format_args!(
         "log-probabilities of text     {}",
         yes_no(capabilities.prompt_logprobs, "back-translation scoring", "candidates chosen by consensus alone")
-    );
-    exit::OK
+    ));
+    out.exit_code(exit::OK)
 }

@@ -1,14 +1,14 @@
 //! `zhbrief model list|verify|path`: the known models, their files and their checksums.
 
-use super::fail;
+use super::{Stdout, fail};
 use crate::error::{Error, exit};
 use crate::llm::Catalog;
 use crate::llm::catalog::{cache_dir, locate_cached, verify_file};
 
 /// Lists the known models: name, use, size and where the file is (or how to fetch it).
 pub fn list() -> u8 {
-    let catalog = Catalog::builtin();
-    println!("{:<38} {:<20} {:>10}  path", "name", "use", "size");
+    let (catalog, mut out) = (Catalog::builtin(), Stdout::default());
+    out.line(format_args!("{:<38} {:<20} {:>10}  path", "name", "use", "size"));
     for spec in catalog.specs() {
         let mut uses = spec.recommended.clone();
         if spec.default {
@@ -18,9 +18,9 @@ pub fn list() -> u8 {
             Some(path) => path.display().to_string(),
             None => format!("not fetched (scripts/fetch-model.sh {})", spec.name),
         };
-        println!("{:<38} {:<20} {:>7} MB  {location}", spec.name, uses.join(","), spec.size / 1_000_000);
+        out.line(format_args!("{:<38} {:<20} {:>7} MB  {location}", spec.name, uses.join(","), spec.size / 1_000_000));
     }
-    exit::OK
+    out.exit_code(exit::OK)
 }
 
 /// Prints the path of a model's file (the default model's without a name); exit 69 when it is
@@ -32,8 +32,9 @@ pub fn path(name: Option<&str>) -> u8 {
     };
     match locate_cached(spec) {
         Some(path) => {
-            println!("{}", path.display());
-            exit::OK
+            let mut out = Stdout::default();
+            out.line(path.display());
+            out.exit_code(exit::OK)
         }
         None => fail(&Error::ModelMissing(format!(
             "model {} is not on this machine; `scripts/fetch-model.sh {}` installs it as {}",
@@ -53,7 +54,7 @@ pub fn verify(name: Option<&str>) -> u8 {
     {
         return fail(&Error::ModelMissing(format!("unknown model `{name}`")));
     }
-    let mut code = exit::OK;
+    let (mut code, mut out) = (exit::OK, Stdout::default());
     for spec in catalog.specs().iter().filter(|s| name.is_none_or(|n| n == s.name)) {
         let Some(path) = locate_cached(spec) else {
             if name.is_some() {
@@ -62,12 +63,12 @@ pub fn verify(name: Option<&str>) -> u8 {
             continue;
         };
         match verify_file(spec, &path) {
-            Ok(()) => println!("ok       {}  {}", spec.name, path.display()),
+            Ok(()) => out.line(format_args!("ok       {}  {}", spec.name, path.display())),
             Err(reason) => {
-                println!("MISMATCH {}  {}: {reason}", spec.name, path.display());
+                out.line(format_args!("MISMATCH {}  {}: {reason}", spec.name, path.display()));
                 code = exit::DATA;
             }
         }
     }
-    code
+    out.exit_code(code)
 }

@@ -28,7 +28,7 @@ impl ModelStage {
         let mut unsupported = Unsupported::default();
         let title = match &brief.meta.title {
             Some(title) => {
-                let english = self.translate_unit(title, &[], &glossary)?;
+                let english = self.translate_units(&[(title, &glossary)], &[])?.pop().expect("one translation per unit");
                 // The turn as the title was asked, so the context is a conversation that happened.
                 context =
                     vec![Message::user(self.translate_prompt(&tidy_for_translation(title), &glossary)?), Message::assistant(&english.text)];
@@ -100,10 +100,9 @@ impl ModelStage {
         (ROWS_TOGETHER / self.options.candidates.max(1)).max(1)
     }
 
-    /// Each of `units` (with the glossary it draws on) translated as [`Self::translate_unit`]
-    /// translates it alone, after the `context` turns, their first candidates decoded together a
-    /// few units at a time: the steps that would decode one unit's last few candidates alone
-    /// decode the others' too.
+    /// Each of `units` (with the glossary it draws on) translated on its own after the `context`
+    /// turns, their first candidates decoded together a few units at a time: the steps that
+    /// would decode one unit's last few candidates alone decode the others' too.
     fn translate_units(&mut self, units: &[(&str, &[GlossaryEntry])], context: &[Message]) -> Result<Vec<Checked>, Error> {
         let mut translated = Vec::with_capacity(units.len());
         for group in units.chunks(self.units_together()) {
@@ -142,17 +141,6 @@ impl ModelStage {
         let entries = glossary::relevant(glossary, unit);
         let annotated = fence(&glossary::annotate(unit, &entries));
         self.prompts().render("translate.j2", context! { text => fence(unit), annotated, glossary => entries })
-    }
-
-    fn translate_unit(&mut self, unit: &str, context: &[Message], glossary: &[GlossaryEntry]) -> Result<Checked, Error> {
-        match self.prepare_unit(unit, context, glossary)? {
-            Prepared::Done(done) => Ok(done),
-            Prepared::Pending(pending) => {
-                let options = self.candidate_options(&pending.options);
-                let first = self.run_as_given(&pending.messages, &options)?;
-                self.finish_unit(pending, first)
-            }
-        }
     }
 
     /// A unit ready to decode: its conversation and options, with what choosing among its

@@ -1,7 +1,7 @@
 //! Text generation: greedy by default (deterministic), seeded sampling on request, stop tokens,
 //! a token cap, streaming, and an English-only constraint.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::sampling::{self, Nucleus};
 use super::{Model, bytes};
@@ -99,15 +99,7 @@ impl Model {
         for (((tokens, _), (_, options)), prompt_time) in prompts.iter().zip(requests).zip(prompt_times) {
             let mut replies = Vec::with_capacity(options.len());
             for row in rows.by_ref().take(options.len()) {
-                replies.push(Generation {
-                    text: strip_think(&self.decode(&row.generated)?),
-                    prompt_tokens: tokens.len(),
-                    generated_tokens: row.generated.len(),
-                    prompt_time,
-                    generation_time,
-                    hit_token_cap: row.finished == Some(Finish::TokenCap),
-                    drafts: Drafts::default(),
-                });
+                replies.push(self.reply(&row, "", tokens.len(), (prompt_time, generation_time), Drafts::default())?);
             }
             generations.push(replies);
         }
@@ -189,19 +181,28 @@ impl Model {
             self.decode_together(prompt.len(), false, logits, &mut rows, allowed.as_deref(), on_text)?;
         }
         let generation_time = started.elapsed();
-        rows.into_iter()
-            .map(|row| {
-                Ok(Generation {
-                    text: strip_think(&format!("{start}{}", self.decode(&row.generated)?)),
-                    prompt_tokens: prompt.len(),
-                    generated_tokens: row.generated.len(),
-                    prompt_time,
-                    generation_time,
-                    hit_token_cap: row.finished == Some(Finish::TokenCap),
-                    drafts,
-                })
-            })
-            .collect()
+        rows.iter().map(|row| self.reply(row, start, prompt.len(), (prompt_time, generation_time), drafts)).collect()
+    }
+
+    /// The reply of a finished `row`, its text put after `start`, with the prompt's length, the
+    /// times the prompt and the decoding took, and what drafting saved.
+    fn reply(
+        &self,
+        row: &Row,
+        start: &str,
+        prompt_tokens: usize,
+        times: (Duration, Duration),
+        drafts: Drafts,
+    ) -> Result<Generation, Error> {
+        Ok(Generation {
+            text: strip_think(&format!("{start}{}", self.decode(&row.generated)?)),
+            prompt_tokens,
+            generated_tokens: row.generated.len(),
+            prompt_time: times.0,
+            generation_time: times.1,
+            hit_token_cap: row.finished == Some(Finish::TokenCap),
+            drafts,
+        })
     }
 
     /// Decodes `rows` together from each one's `logits` after the cache's first `position`
