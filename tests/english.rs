@@ -54,6 +54,18 @@ const CASES: &[(&str, &str, &str)] = &[
         "Around innovation sources, Baoshan builds the Confucius Academy of Science and Technology.",
         "Confucius",
     ),
+    // An institution made of ordinary words and names the source gives (the default model's,
+    // issue #19): what "Reunification" means the source never says.
+    (
+        "宝山形成了西有环上大科技创新核，东有上海北大科技园、复旦科创中心等大学科技园的“一核一带”集群发展态势。",
+        "It formed a cluster with the Shanghai Baoshan university center, the Reunification of Shanghai and Baoshan University Center, and the academic center of Shanghai.",
+        "Reunification",
+    ),
+    (
+        "宝山形成了西有环上大科技创新核，东有上海北大科技园、复旦科创中心等大学科技园的“一核一带”集群发展态势。",
+        "It formed a cluster of the Shanghai University Innovation Core in the west and the Peking University Science Park and the Fudan Science and Innovation Center in the east.",
+        "",
+    ),
 ];
 
 #[test]

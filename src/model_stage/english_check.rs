@@ -13,6 +13,7 @@ use regex::Regex;
 
 use super::faithfulness::{Kind, Number, numbers, same_number};
 use super::glossary::{self, GlossaryEntry};
+use super::organisations;
 use crate::text::{fold_width, is_han};
 
 /// What in `english` its `source` does not support: numbers, amounts, percentages, years,
@@ -20,8 +21,10 @@ use crate::text::{fold_width, is_han};
 /// not give: a built-in known name or a CC-CEDICT name (Confucius, Beijing) whose Chinese, or
 /// one-character name (美 for the United States), is not in the source, a word in pinyin that
 /// spells no run of the source's characters (Shangdong), a title the source has no word for
-/// (chairman or president without 主席, 总统, 会长…). A rendering from `glossary`, or the pinyin
-/// of the source's characters, is supported.
+/// (chairman or president without 主席, 总统, 会长…), an ordinary word of an organisation's name
+/// the source has no dictionary word for ("Reunification" in "the Reunification of Shanghai and
+/// Baoshan University Center"). A rendering from `glossary`, or the pinyin of the source's
+/// characters, is supported.
 pub fn unsupported(english: &str, source: &str, glossary: &[GlossaryEntry]) -> Vec<String> {
     Source::new(source, glossary).unsupported(english)
 }
@@ -111,6 +114,15 @@ impl<'a> Source<'a> {
             // Pinyin the source does not spell (Shangdong), unless the word is also English (Human).
             if spelled.is_some_and(|syllables| syllables.len() >= 2) && !PINYIN_LIKE_ENGLISH.contains(lower.as_str()) {
                 found.push(written.to_string());
+            }
+        }
+        // An ordinary word of an organisation's name the source has no word for: "the
+        // Reunification of Shanghai and Baoshan University Center" for 环上大科技创新核.
+        for word in organisations::untraced_words(english, self.text) {
+            let spelled = as_pinyin(&word.to_ascii_lowercase());
+            let pinyin = spelled.is_some_and(|syllables| self.pinyin.contains(&syllables.concat()));
+            if !pinyin && !self.covered(word) && !found.iter().any(|f| contains_words(f, word)) {
+                found.push(word.to_string());
             }
         }
         // A day of the week the source does not give (10日 was a Friday, not "Monday").

@@ -9,6 +9,7 @@ pub mod consensus;
 pub mod english_check;
 pub mod faithfulness;
 pub mod glossary;
+mod organisations;
 pub mod prompts;
 pub mod summary;
 pub mod translation;
