@@ -88,6 +88,16 @@ def is_ordinary(word):
                 stems.append(stem[:-1])
     return any(stem in ordinary for stem in stems)
 LINE = re.compile(r"^(\S+) (\S+) \[([^\]]*)\] /(.*)/$")
+
+
+def han_entries():
+    """CC-CEDICT's entries written in Han characters only: (simplified, pinyin, definitions)."""
+    for line in gzip.open(cedict, "rt", encoding="utf-8"):
+        m = LINE.match(line.strip())
+        if m and all("\u4e00" <= c <= "\u9fff" for c in m.group(2)):
+            yield m.group(2), m.group(3), m.group(4)
+
+
 WORD = re.compile(r"\b[A-Z][a-z]+\b")
 heads = collections.defaultdict(set)
 date = ""
@@ -142,12 +152,8 @@ ORG_ENDINGS = ("部", "委", "院", "局", "署", "厅", "社", "大学", "学�
 NOT_PHRASES = {"river", "mountain", "mount", "lake", "island", "county", "district", "province", "prefecture",
                "dynasty", "emperor", "king", "queen", "temple", "village", "town", "city"}
 renderings = {}
-for line in gzip.open(cedict, "rt", encoding="utf-8"):
-    m = LINE.match(line.strip())
-    if not m:
-        continue
-    simplified, pinyin, definitions = m.group(2), m.group(3), m.group(4)
-    if len(simplified) < 3 or not all("\u4e00" <= c <= "\u9fff" for c in simplified):
+for simplified, pinyin, definitions in han_entries():
+    if len(simplified) < 3:
         continue
     proper = pinyin[:1].isupper()
     spelled = re.sub(r"[0-9\s]", "", pinyin).lower().replace("u:", "v")
@@ -202,13 +208,9 @@ def plural(word):
 
 
 claims = collections.defaultdict(set)
-for line in gzip.open(cedict, "rt", encoding="utf-8"):
-    m = LINE.match(line.strip())
-    if not m:
-        continue
-    simplified, definitions = m.group(2), m.group(4)
+for simplified, _, definitions in han_entries():
     # One character is too common a word to trace a title to (相 is a minister, and each other).
-    if len(simplified) < 2 or not all("\u4e00" <= c <= "\u9fff" for c in simplified):
+    if len(simplified) < 2:
         continue
     for definition in definitions.split("/"):
         if definition.startswith(("variant of", "old variant", "see ", "CL:")):
@@ -238,13 +240,7 @@ print(f"{len(TITLE_CLAIMS)} titles", file=sys.stderr)
 COMMON = set("一的是了不在有人大中上和为")
 MAX_SENSE_WORDS = 6
 words_of = collections.defaultdict(set)
-for line in gzip.open(cedict, "rt", encoding="utf-8"):
-    m = LINE.match(line.strip())
-    if not m:
-        continue
-    simplified, definitions = m.group(2), m.group(4)
-    if not all("\u4e00" <= c <= "\u9fff" for c in simplified):
-        continue
+for simplified, _, definitions in han_entries():
     for definition in definitions.split("/"):
         sense = re.sub(r"\([^)]*\)", "", definition)
         # Cross-references, measure words and notes are no translation of the word.

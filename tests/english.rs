@@ -68,12 +68,18 @@ const CASES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-#[test]
-fn check_english_flags_exactly_the_untraceable_items() {
-    let dir = tempfile::tempdir().unwrap();
+/// The Chinese and the English of [`CASES`], line for line, written in `dir`.
+fn case_files(dir: &tempfile::TempDir) -> (std::path::PathBuf, std::path::PathBuf) {
     let (source, english) = (dir.path().join("src.zh"), dir.path().join("hyp.en"));
     std::fs::write(&source, CASES.iter().map(|c| format!("{}\n", c.0)).collect::<String>()).unwrap();
     std::fs::write(&english, CASES.iter().map(|c| format!("{}\n", c.1)).collect::<String>()).unwrap();
+    (source, english)
+}
+
+#[test]
+fn check_english_flags_exactly_the_untraceable_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, english) = case_files(&dir);
     let output = zhbrief().arg("check-english").arg(&source).arg(&english).output().unwrap();
     let expected: String =
         CASES.iter().enumerate().filter(|(_, c)| !c.2.is_empty()).map(|(n, c)| format!("{}\t{}\n", n + 1, c.2)).collect();
@@ -91,9 +97,7 @@ fn check_english_flags_exactly_the_untraceable_items() {
 #[test]
 fn check_english_into_a_closed_pipe_ends_quietly() {
     let dir = tempfile::tempdir().unwrap();
-    let (source, english) = (dir.path().join("src.zh"), dir.path().join("hyp.en"));
-    std::fs::write(&source, CASES.iter().map(|c| format!("{}\n", c.0)).collect::<String>()).unwrap();
-    std::fs::write(&english, CASES.iter().map(|c| format!("{}\n", c.1)).collect::<String>()).unwrap();
+    let (source, english) = case_files(&dir);
     let (reader, writer) = std::io::pipe().unwrap();
     drop(reader);
     let output = std::process::Command::new(assert_cmd::cargo::cargo_bin("zhbrief"))
