@@ -78,7 +78,9 @@ const JOINING: &[&str] = &["of", "and", "the", "for", "on", "in", "&"];
 fn organisation_names(english: &str) -> Vec<Vec<&str>> {
     static TOKEN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[A-Za-z][A-Za-z'’-]*|[^\sA-Za-z]").expect("the token pattern is valid"));
     let (mut names, mut run) = (Vec::new(), Vec::new());
-    for token in TOKEN.find_iter(english).map(|m| m.as_str()) {
+    // A possessive is its word's (China's is China).
+    let tokens = TOKEN.find_iter(english).map(|m| m.as_str().trim_end_matches(['\'', '’']).trim_end_matches("'s").trim_end_matches("’s"));
+    for token in tokens {
         if capitalised(token) || (!run.is_empty() && JOINING.contains(&token)) {
             run.push(token);
         } else {
@@ -206,6 +208,9 @@ mod tests {
         );
         // A headline in title case is no name, whatever its capitals.
         assert!(untraced_words("Chongqing Vocational School Pilots Modern Apprenticeship Enrollment", "重庆中职学校试点入学").is_empty());
+        // A possessive is judged as its word.
+        assert!(untraced_words("China's Children's Center will organize activities for children", "中国儿童中心将举办系列活动").is_empty());
+        assert_eq!(untraced_words("the Reunification's Research Center", "研究中心"), ["Reunification"]);
         // A word the dictionary does not gloss is left to the name rules.
         assert!(untraced_words("the Xylofonix University of Shanghai", "上海大学").is_empty());
     }
