@@ -135,7 +135,7 @@ fn forms(lower: &str) -> Vec<String> {
     let mut forms = vec![lower.to_string()];
     forms.extend(IRREGULAR.iter().filter(|(plural, _)| *plural == lower).map(|(_, one)| one.to_string()));
     for ending in ENDINGS {
-        // A verb's stem may be three letters long (acting → act), others' not (Paris is no par).
+        // A verb's stem may be three letters long (acting → act), others' not (series is no ser).
         let shortest = if ["ing", "ed"].contains(ending) { 3 } else { 4 };
         if let Some(stem) = lower.strip_suffix(ending).filter(|stem| stem.len() >= shortest) {
             forms.extend([stem.to_string(), format!("{stem}e"), format!("{stem}y")]);
