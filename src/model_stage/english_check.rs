@@ -376,7 +376,7 @@ fn abbreviated_places(text: &str) -> Vec<&'static str> {
 
 /// Names every Chinese news article may use without its source naming them: its country is its
 /// context, named or not.
-const CONTEXT: &[&str] = &["China", "Chinese"];
+pub(super) const CONTEXT: &[&str] = &["China", "Chinese"];
 
 /// Words in which a model talks about its task instead of doing it ("The Chinese text is in the
 /// form of a news article", "Please provide the text to translate", "Let me know if you need any
@@ -437,9 +437,9 @@ const NUMBER_WORDS: &[(&str, f64)] = &[
 const SCALES: &[(&str, f64)] = &[("hundred", 1e2), ("thousand", 1e3), ("million", 1e6), ("billion", 1e9), ("trillion", 1e12)];
 
 /// The days of the week, Monday first.
-const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+pub(super) const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
-const MONTHS: [&str; 12] =
+pub(super) const MONTHS: [&str; 12] =
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
 
 /// The numbers an English text states, with what they count: `60 million` (6e7), `three

@@ -22,6 +22,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::english_check;
+
 /// The capitalised ordinary words of `english`'s organisation names that `source` holds no
 /// dictionary word for, as written, in order.
 pub fn untraced_words<'e>(english: &'e str, source: &str) -> Vec<&'e str> {
@@ -34,7 +36,7 @@ pub fn untraced_words<'e>(english: &'e str, source: &str) -> Vec<&'e str> {
         for word in name {
             let lower = word.to_ascii_lowercase();
             let judged = capitalised(word) && !word.chars().all(|c| c.is_ascii_uppercase()) && !is_head(&lower);
-            if judged && !listed(NOT_TRACED, &lower) && supported(&lower, source) == Some(false) && !found.contains(&word) {
+            if judged && !not_traced(&lower) && supported(&lower, source) == Some(false) && !found.contains(&word) {
                 found.push(word);
             }
         }
@@ -50,12 +52,18 @@ const HEADS: &str = "academy administration agency airport alliance area associa
     festival forum foundation fund group hall hospital initiative institute league ministry museum office organisation \
     organization park party plan port program programme school society station union university zone";
 
-/// Capitalised words no dictionary word needs to support: what joins a name, months and days
-/// (the date check's), ordinals, honorifics (Sir Run Run Shaw Hospital for 邵逸夫医院), and the
-/// country and party every Chinese news text is in (党 alone is the Communist Party of China).
-const NOT_TRACED: &str = "the of and for on in sir saint lord dame china chinese communist january february march april may june july \
-    august september october november december monday tuesday wednesday thursday friday saturday sunday first second \
-    third fourth fifth sixth seventh eighth ninth tenth";
+/// Capitalised words no dictionary word needs to support: what joins a name, ordinals,
+/// honorifics (Sir Run Run Shaw Hospital for 邵逸夫医院) and the party every Chinese news text is
+/// in (党 alone is the Communist Party of China); months, days and the country are the English
+/// check's own ([`english_check::MONTHS`], [`english_check::WEEKDAYS`], [`english_check::CONTEXT`]).
+const NOT_TRACED: &str = "the of and for on in sir saint lord dame communist first second third fourth fifth sixth \
+    seventh eighth ninth tenth";
+
+/// Whether the capitalised word `lower` (lower case) needs no dictionary word: see [`NOT_TRACED`].
+fn not_traced(lower: &str) -> bool {
+    let named = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(lower));
+    listed(NOT_TRACED, lower) || english_check::MONTHS.contains(&lower) || named(&english_check::WEEKDAYS) || named(english_check::CONTEXT)
+}
 
 /// Whether `english` is written in title case: most of its words of four letters or more (at
 /// least four of them) capitalised ("Chongqing Secondary Vocational School Pilot Modern
