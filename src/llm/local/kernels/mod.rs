@@ -329,6 +329,50 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_largest_weights_and_activations_overflow_no_path() {
+        // The AVX2 path adds byte products in 16-bit lanes before widening them, as far as the
+        // format's largest weight allows: here every weight is its format's largest magnitude
+        // (all value bits set; Q8_0 ±127), every sub-block scale its largest (Q6_K's also its
+        // most negative), and every activation ±127, so that every product of a block has the
+        // same sign and any sum that outgrew its lane would differ from the portable path's.
+        let blocks = 2;
+        for format in [Format::Q5_0, Format::Q8_0, Format::Q4K, Format::Q6K] {
+            let block = |row: usize| -> Vec<u8> {
+                let one = f16::ONE.to_le_bytes();
+                let mut bytes = vec![0xFF; format.block_bytes()];
+                match format {
+                    Format::Q5_0 => bytes[..2].copy_from_slice(&one),
+                    Format::Q8_0 => {
+                        bytes[..2].copy_from_slice(&one);
+                        bytes[2..].fill(if row.is_multiple_of(2) { 0x7F } else { 0x81 });
+                    }
+                    Format::Q4K => {
+                        bytes[..2].copy_from_slice(&one);
+                        bytes[2..4].copy_from_slice(&one);
+                    }
+                    Format::Q6K => {
+                        bytes[192..208].fill(if row.is_multiple_of(2) { 0x7F } else { 0x80 });
+                        bytes[208..].copy_from_slice(&one);
+                    }
+                }
+                bytes
+            };
+            let rows = 16;
+            let weights: Vec<u8> = (0..rows).flat_map(|r| (0..blocks).flat_map(move |_| block(r))).collect();
+            let cols = blocks * format.block_values();
+            let x: Vec<f32> = [1.0, -1.0].iter().flat_map(|&v| vec![v; cols]).collect();
+            let mut reference = vec![0f32; 2 * rows];
+            matmul_with(Simd::Portable, format, &weights, rows, cols, &x, &mut reference);
+            assert!(reference.iter().all(|v| v.is_finite() && *v != 0.0), "{format:?}: {reference:?}");
+            for simd in simds() {
+                let mut out = vec![0f32; 2 * rows];
+                matmul_with(simd, format, &weights, rows, cols, &x, &mut out);
+                assert_eq!(out, reference, "{format:?} {simd:?}");
+            }
+        }
+    }
+
     /// Not a check but a measurement (`cargo test --release --lib kernel_throughput -- --ignored
     /// --nocapture`): multiply-adds per second of each 32-weight format on this CPU, for a
     /// matrix that stays in cache and one streamed from memory, with 1 (generation), 8 (a batch

@@ -23,6 +23,12 @@
 //! that put each row in two lanes and multiplied two activation rows at once was no faster: it
 //! spent on interleaving the activations what it saved.)
 //!
+//! Without VNNI, AVX2 multiplies bytes into 16-bit pair sums; the pairs of several registers
+//! are added in 16 bits before one multiply-add widens them and applies the sub-block scale
+//! ([`scaled_dot_avx2`]). `kernel_throughput` on a 2-core AVX2 EPYC (Zen 3), G multiply-adds/s,
+//! widening each register → adding first: 8 and 64 activation rows Q4_K 123–129 → 147–155,
+//! Q5_0 95–98 → 98–102, Q6_K 102–110 → 102–114; one row unchanged (memory-bound).
+//!
 //! A block's products (less the offsets, Q4_K's minimums or Q6_K's −32) are summed exactly in 32-bit
 //! integers per row; each block then adds them, scaled, to the row's float total in one order
 //! on every path, so the paths are bit-identical and a row's result never depends on the rows
@@ -487,53 +493,119 @@ fn rows_of(totals: std::arch::x86_64::__m256) -> [f32; ROWS] {
     rows
 }
 
-/// Byte dot products of unsigned weights and signed activations into 32-bit lanes, as AVX2 does
-/// them: 16-bit pairs (at most 2·63·128, never saturating), then pairs of pairs.
+/// The byte products of the `K` registers `weights` (four unsigned values of each of eight rows)
+/// with the four activation bytes each at `activations`, per row, times the row's scale (`scales`
+/// as [`scales_avx2`] gives them).
+///
+/// Why not one widening per register: AVX2 multiplies bytes into 16-bit pair sums (`maddubs`),
+/// and widening each to 32 bits (`madd` with ones, then an add) was as many instructions again,
+/// plus a 32-bit multiply by the scale. Here `TOGETHER` registers' pairs are added in 16 bits,
+/// then one `madd` with the scale widens and scales them: the same integers (every sum is
+/// exact), in about half the instructions. The caller keeps `TOGETHER · 2 · largest weight · 128`
+/// within 16 bits (Q4_K: 8 · 2 · 15 · 128 = 30,720).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-fn add_byte_products_avx2(
-    chain: std::arch::x86_64::__m256i,
-    weights: std::arch::x86_64::__m256i,
-    activations: std::arch::x86_64::__m256i,
+unsafe fn scaled_dot_avx2<const K: usize, const TOGETHER: usize>(
+    weights: &[std::arch::x86_64::__m256i],
+    activations: *const i32,
+    scales: std::arch::x86_64::__m256i,
 ) -> std::arch::x86_64::__m256i {
     use std::arch::x86_64::*;
-    let pairs = _mm256_maddubs_epi16(weights, activations);
-    _mm256_add_epi32(chain, _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)))
+    const { assert!(TOGETHER.is_power_of_two() && K.is_multiple_of(TOGETHER)) };
+    let mut total = _mm256_setzero_si256();
+    for start in (0..K).step_by(TOGETHER) {
+        let mut pairs = [_mm256_setzero_si256(); TOGETHER];
+        for (i, pairs) in pairs.iter_mut().enumerate() {
+            // SAFETY: the caller's activations hold four bytes per register.
+            let four = _mm256_set1_epi32(unsafe { activations.add(start + i).read_unaligned() });
+            *pairs = _mm256_maddubs_epi16(weights[start + i], four);
+        }
+        // Added as a tree, so that no add waits on more than one before it.
+        let mut width = TOGETHER;
+        while width > 1 {
+            width /= 2;
+            for i in 0..width {
+                pairs[i] = _mm256_add_epi16(pairs[2 * i], pairs[2 * i + 1]);
+            }
+        }
+        total = _mm256_add_epi32(total, _mm256_madd_epi16(pairs[0], scales));
+    }
+    total
 }
 
-/// Byte dot products of signed weights and activations into 32-bit lanes (AVX2): the weights'
-/// signs moved onto the activations (never −128, see `quantize_block`), so that the 16-bit
-/// pairs stay within 2·128·127.
+/// Eight rows' scales (32-bit lanes, each within 16 bits) as [`scaled_dot_avx2`] takes them: each
+/// in both 16-bit halves of its lane.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-fn add_signed_byte_products_avx2(
-    chain: std::arch::x86_64::__m256i,
-    weights: std::arch::x86_64::__m256i,
-    activations: std::arch::x86_64::__m256i,
-) -> std::arch::x86_64::__m256i {
+fn scales_avx2(scales: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
     use std::arch::x86_64::*;
-    add_byte_products_avx2(chain, _mm256_abs_epi8(weights), _mm256_sign_epi8(activations, weights))
+    _mm256_or_si256(_mm256_and_si256(scales, _mm256_set1_epi32(0xFFFF)), _mm256_slli_epi32(scales, 16))
 }
 
-/// [`add_byte_products_avx2`] in one VNNI instruction: the same exact integer sums.
+/// The byte products of eight registers of signed weights with the activation bytes at
+/// `activations`, per row (AVX2): the weights' signs moved onto the activations (never −128, see
+/// `quantize_block`), so that the 16-bit pairs stay within 2·128·127.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn signed_dot_avx2(weights: &[std::arch::x86_64::__m256i; 8], activations: *const i32) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // Two chains, so that an accumulating instruction's latency is hidden.
+    let mut chains = [_mm256_setzero_si256(); 2];
+    for (k, weights) in weights.iter().enumerate() {
+        // SAFETY: the caller's activations hold four bytes per register.
+        let four = _mm256_set1_epi32(unsafe { activations.add(k).read_unaligned() });
+        let pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(*weights), _mm256_sign_epi8(four, *weights));
+        chains[k % 2] = _mm256_add_epi32(chains[k % 2], _mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+    }
+    _mm256_add_epi32(chains[0], chains[1])
+}
+
+/// The byte products of the registers `weights` with the activation bytes at `activations`, per
+/// row, in VNNI instructions (which add into 32-bit lanes, never saturating).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
 #[inline]
-fn add_byte_products_vnni(
-    chain: std::arch::x86_64::__m256i,
-    weights: std::arch::x86_64::__m256i,
-    activations: std::arch::x86_64::__m256i,
+unsafe fn dot_vnni(weights: &[std::arch::x86_64::__m256i], activations: *const i32) -> std::arch::x86_64::__m256i {
+    use std::arch::x86_64::*;
+    // Two chains, so that an accumulating instruction's latency is hidden.
+    let mut chains = [_mm256_setzero_si256(); 2];
+    for (k, weights) in weights.iter().enumerate() {
+        // SAFETY: the caller's activations hold four bytes per register.
+        let four = _mm256_set1_epi32(unsafe { activations.add(k).read_unaligned() });
+        chains[k % 2] = _mm256_dpbusd_epi32(chains[k % 2], *weights, four);
+    }
+    _mm256_add_epi32(chains[0], chains[1])
+}
+
+/// [`scaled_dot_avx2`] in VNNI instructions: the dot products, then a 32-bit multiply by the
+/// scales (as they are: [`scales_vnni`]). `TOGETHER` is AVX2's limit, of no concern here.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f,avx512vl,avx512vnni")]
+#[inline]
+unsafe fn scaled_dot_vnni<const K: usize, const TOGETHER: usize>(
+    weights: &[std::arch::x86_64::__m256i],
+    activations: *const i32,
+    scales: std::arch::x86_64::__m256i,
 ) -> std::arch::x86_64::__m256i {
-    std::arch::x86_64::_mm256_dpbusd_epi32(chain, weights, activations)
+    // SAFETY: as the caller's.
+    std::arch::x86_64::_mm256_mullo_epi32(unsafe { dot_vnni(&weights[..K], activations) }, scales)
+}
+
+/// Row scales as [`scaled_dot_vnni`] takes them: unchanged.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn scales_vnni(scales: std::arch::x86_64::__m256i) -> std::arch::x86_64::__m256i {
+    scales
 }
 
 /// The x86 products of eight packed rows with `N` activation rows, `[activation][row]`, written
 /// once for AVX2 and for AVX-512 VNNI, which differ only in how bytes are multiplied and added.
 #[cfg(target_arch = "x86_64")]
 macro_rules! packed_dots {
-    ($q4k:ident, $q6k:ident, $features:literal, $accumulate:ident) => {
+    ($q4k:ident, $q6k:ident, $features:literal, $scales:ident, $scaled_dot:ident) => {
         #[target_feature(enable = $features)]
         unsafe fn $q4k<const N: usize>(group: &[u8], xs: &[Row]) -> [[f32; ROWS]; N] {
             use std::arch::x86_64::*;
@@ -548,7 +620,7 @@ macro_rules! packed_dots {
                     let mut minimums = [_mm256_setzero_si256(); N];
                     for sub in 0..8 {
                         let bytes = |offset: usize| _mm256_cvtepu8_epi32(_mm_loadl_epi64(at.add(offset) as *const __m128i));
-                        let scales = bytes(Q4KPacked::SCALES + 8 * sub);
+                        let scales = $scales(bytes(Q4KPacked::SCALES + 8 * sub));
                         // Each row's minimum in both 16-bit halves of its lane, for a multiply-add
                         // with the activation sums of the sub-block's two halves.
                         let mins = bytes(Q4KPacked::MINIMUMS + 8 * sub);
@@ -561,14 +633,8 @@ macro_rules! packed_dots {
                         }
                         for (j, x) in xs[..N].iter().enumerate() {
                             let activations = x.values.as_ptr().add(b * BLOCK + 32 * sub) as *const i32;
-                            // Two chains, so that an accumulating instruction's latency is hidden.
-                            let mut chains = [_mm256_setzero_si256(); 2];
-                            for (k, weights) in weights.iter().enumerate() {
-                                let four = _mm256_set1_epi32(activations.add(k).read_unaligned());
-                                chains[k % 2] = $accumulate(chains[k % 2], *weights, four);
-                            }
-                            let dot = _mm256_add_epi32(chains[0], chains[1]);
-                            products[j] = _mm256_add_epi32(products[j], _mm256_mullo_epi32(dot, scales));
+                            // Values below 16: all eight registers' pairs fit 16 bits together.
+                            products[j] = _mm256_add_epi32(products[j], $scaled_dot::<8, 8>(&weights, activations, scales));
                             let halves = _mm256_set1_epi32((x.sums.as_ptr().add(b * 16 + 2 * sub) as *const i32).read_unaligned());
                             minimums[j] = _mm256_add_epi32(minimums[j], _mm256_madd_epi16(mins, halves));
                         }
@@ -621,14 +687,14 @@ macro_rules! packed_dots {
                                 weights[k] = _mm256_or_si256(weights[k], _mm256_and_si256(shifted, pair));
                             }
                         }
+                        let own = [$scales(scales[0]), $scales(scales[1])];
                         for (j, x) in xs[..N].iter().enumerate() {
                             let activations = x.values.as_ptr().add(b * BLOCK + 32 * chunk) as *const i32;
-                            let mut dots = [_mm256_setzero_si256(); 2];
-                            for (k, weights) in weights.iter().enumerate() {
-                                let four = _mm256_set1_epi32(activations.add(k).read_unaligned());
-                                dots[k / 4] = $accumulate(dots[k / 4], *weights, four);
-                            }
-                            let scaled = _mm256_add_epi32(_mm256_mullo_epi32(dots[0], scales[0]), _mm256_mullo_epi32(dots[1], scales[1]));
+                            // Values below 64: two registers' pairs fit 16 bits together.
+                            let scaled = _mm256_add_epi32(
+                                $scaled_dot::<4, 2>(&weights[..4], activations, own[0]),
+                                $scaled_dot::<4, 2>(&weights[4..], activations.add(4), own[1]),
+                            );
                             products[j] = _mm256_add_epi32(products[j], scaled);
                             let sums = _mm256_set1_epi32((x.sums.as_ptr().add(b * 16 + 2 * chunk) as *const i32).read_unaligned());
                             offsets[j] = _mm256_add_epi32(offsets[j], _mm256_madd_epi16(scale_pairs, sums));
@@ -648,7 +714,7 @@ macro_rules! packed_dots {
 }
 
 #[cfg(target_arch = "x86_64")]
-packed_dots!(q4k_avx2, q6k_avx2, "avx2", add_byte_products_avx2);
+packed_dots!(q4k_avx2, q6k_avx2, "avx2", scales_avx2, scaled_dot_avx2);
 
 /// 32 bytes at `offset` of two packed blocks, side by side in one 512-bit register.
 #[cfg(target_arch = "x86_64")]
@@ -824,7 +890,7 @@ unsafe fn q6k_vnni_pair<const N: usize>(pair: &[u8], group_bytes: usize, xs: &[R
     }
 }
 #[cfg(target_arch = "x86_64")]
-packed_dots!(q4k_vnni, q6k_vnni, "avx2,avx512f,avx512vl,avx512vnni", add_byte_products_vnni);
+packed_dots!(q4k_vnni, q6k_vnni, "avx2,avx512f,avx512vl,avx512vnni", scales_vnni, scaled_dot_vnni);
 
 /// [`q5_0_vnni`] on two consecutive groups at once, as [`q4k_vnni_pair`].
 #[cfg(target_arch = "x86_64")]
@@ -918,45 +984,38 @@ unsafe fn blocks32_vnni_pair<const N: usize>(
 /// `[activation][row]`, written once for AVX2 and for AVX-512 VNNI.
 #[cfg(target_arch = "x86_64")]
 macro_rules! packed_dots32 {
-    ($q5_0:ident, $q8_0:ident, $dots:ident, $features:literal, $accumulate:ident, $q8_0_signed:literal, $q8_0_accumulate:ident) => {
+    ($q5_0:ident, $q8_0:ident, $dots:ident, $features:literal, $q5_0_dot:expr, $q8_0_signed:literal, $q8_0_dot:expr) => {
         #[target_feature(enable = $features)]
         unsafe fn $q5_0<const N: usize>(group: &[u8], xs: &[blocks32::Row]) -> [[f32; ROWS]; N] {
             use std::arch::x86_64::*;
             // SAFETY: the loads stay inside the packed blocks.
             unsafe {
                 let (low_nibble, fifth) = (_mm256_set1_epi8(0x0F), _mm256_set1_epi8(0x10));
-                $dots::<N>(
-                    group,
-                    xs,
-                    Q5_0Packed::BYTES,
-                    Some(4),
-                    |c, w, a| $accumulate(c, w, a),
-                    |at| {
-                        let mut weights = [_mm256_setzero_si256(); 8];
-                        for part in 0..4 {
-                            let nibbles = _mm256_loadu_si256(at.add(nibbles_at::<Q5_0Packed>(0, part)) as *const __m256i);
-                            weights[2 * part] = _mm256_and_si256(nibbles, low_nibble);
-                            weights[2 * part + 1] = _mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_nibble);
-                        }
-                        let high = _mm256_loadu_si256(at.add(Q5_0Packed::FIFTH_BITS) as *const __m256i);
-                        // Bit k of each byte moved to bit 4 (16-bit shifts: what crosses a byte
-                        // boundary lands outside the mask).
-                        let shifted = [
-                            _mm256_slli_epi16(high, 4),
-                            _mm256_slli_epi16(high, 3),
-                            _mm256_slli_epi16(high, 2),
-                            _mm256_slli_epi16(high, 1),
-                            high,
-                            _mm256_srli_epi16(high, 1),
-                            _mm256_srli_epi16(high, 2),
-                            _mm256_srli_epi16(high, 3),
-                        ];
-                        for (weights, shifted) in weights.iter_mut().zip(shifted) {
-                            *weights = _mm256_or_si256(*weights, _mm256_and_si256(shifted, fifth));
-                        }
-                        weights
-                    },
-                )
+                $dots::<N>(group, xs, Q5_0Packed::BYTES, Some(4), $q5_0_dot, |at| {
+                    let mut weights = [_mm256_setzero_si256(); 8];
+                    for part in 0..4 {
+                        let nibbles = _mm256_loadu_si256(at.add(nibbles_at::<Q5_0Packed>(0, part)) as *const __m256i);
+                        weights[2 * part] = _mm256_and_si256(nibbles, low_nibble);
+                        weights[2 * part + 1] = _mm256_and_si256(_mm256_srli_epi16(nibbles, 4), low_nibble);
+                    }
+                    let high = _mm256_loadu_si256(at.add(Q5_0Packed::FIFTH_BITS) as *const __m256i);
+                    // Bit k of each byte moved to bit 4 (16-bit shifts: what crosses a byte
+                    // boundary lands outside the mask).
+                    let shifted = [
+                        _mm256_slli_epi16(high, 4),
+                        _mm256_slli_epi16(high, 3),
+                        _mm256_slli_epi16(high, 2),
+                        _mm256_slli_epi16(high, 1),
+                        high,
+                        _mm256_srli_epi16(high, 1),
+                        _mm256_srli_epi16(high, 2),
+                        _mm256_srli_epi16(high, 3),
+                    ];
+                    for (weights, shifted) in weights.iter_mut().zip(shifted) {
+                        *weights = _mm256_or_si256(*weights, _mm256_and_si256(shifted, fifth));
+                    }
+                    weights
+                })
             }
         }
 
@@ -968,23 +1027,16 @@ macro_rules! packed_dots32 {
                 // Signed weights where unsigned ones would saturate AVX2's 16-bit pairs.
                 let (offset_shift, flip) =
                     if $q8_0_signed { (None, _mm256_set1_epi8(0x80u8 as i8)) } else { (Some(7), _mm256_setzero_si256()) };
-                $dots::<N>(
-                    group,
-                    xs,
-                    Q8_0Packed::BYTES,
-                    offset_shift,
-                    |c, w, a| $q8_0_accumulate(c, w, a),
-                    |at| {
-                        std::array::from_fn(|k| {
-                            _mm256_xor_si256(_mm256_loadu_si256(at.add(Q8_0Packed::VALUES + 32 * k) as *const __m256i), flip)
-                        })
-                    },
-                )
+                $dots::<N>(group, xs, Q8_0Packed::BYTES, offset_shift, $q8_0_dot, |at| {
+                    std::array::from_fn(|k| {
+                        _mm256_xor_si256(_mm256_loadu_si256(at.add(Q8_0Packed::VALUES + 32 * k) as *const __m256i), flip)
+                    })
+                })
             }
         }
 
         /// The products of eight packed rows of `bytes` per block, whose weights `load` gives as
-        /// eight registers (values `4k…4k + 3` of each row), multiplied by `accumulate`, less
+        /// eight registers (values `4k…4k + 3` of each row), multiplied by `dot`, less
         /// `1 << offset_shift` if they are offset.
         #[target_feature(enable = $features)]
         #[inline]
@@ -993,11 +1045,7 @@ macro_rules! packed_dots32 {
             xs: &[blocks32::Row],
             bytes: usize,
             offset_shift: Option<i32>,
-            accumulate: impl Fn(
-                std::arch::x86_64::__m256i,
-                std::arch::x86_64::__m256i,
-                std::arch::x86_64::__m256i,
-            ) -> std::arch::x86_64::__m256i,
+            dot: impl Fn(&[std::arch::x86_64::__m256i; 8], *const i32) -> std::arch::x86_64::__m256i,
             load: impl Fn(*const u8) -> [std::arch::x86_64::__m256i; 8],
         ) -> [[f32; ROWS]; N] {
             use std::arch::x86_64::*;
@@ -1011,14 +1059,8 @@ macro_rules! packed_dots32 {
                     let d = _mm256_loadu_ps(at as *const f32);
                     for (j, x) in xs[..N].iter().enumerate() {
                         let activations = x.values.as_ptr().add(b * blocks32::BLOCK) as *const i32;
-                        // Two chains, so that an accumulating instruction's latency is hidden.
-                        let mut chains = [_mm256_setzero_si256(); 2];
-                        for (k, weights) in weights.iter().enumerate() {
-                            let four = _mm256_set1_epi32(activations.add(k).read_unaligned());
-                            chains[k % 2] = accumulate(chains[k % 2], *weights, four);
-                        }
                         let offset = _mm256_set1_epi32(offset_shift.map_or(0, |shift| x.sums[b] << shift));
-                        let dot = _mm256_sub_epi32(_mm256_add_epi32(chains[0], chains[1]), offset);
+                        let dot = _mm256_sub_epi32(dot(&weights, activations), offset);
                         let scaled = _mm256_mul_ps(_mm256_mul_ps(d, _mm256_set1_ps(x.scales[b])), _mm256_cvtepi32_ps(dot));
                         totals[j] = _mm256_add_ps(totals[j], scaled);
                     }
@@ -1030,14 +1072,23 @@ macro_rules! packed_dots32 {
 }
 
 #[cfg(target_arch = "x86_64")]
-packed_dots32!(q5_0_avx2, q8_0_avx2, blocks32_dots_avx2, "avx2", add_byte_products_avx2, true, add_signed_byte_products_avx2);
+packed_dots32!(
+    q5_0_avx2,
+    q8_0_avx2,
+    blocks32_dots_avx2,
+    "avx2",
+    // Values below 32: four registers' pairs fit 16 bits together.
+    |weights, activations| scaled_dot_avx2::<8, 4>(weights, activations, std::arch::x86_64::_mm256_set1_epi16(1)),
+    true,
+    |weights, activations| signed_dot_avx2(weights, activations)
+);
 #[cfg(target_arch = "x86_64")]
 packed_dots32!(
     q5_0_vnni,
     q8_0_vnni,
     blocks32_dots_vnni,
     "avx2,avx512f,avx512vl,avx512vnni",
-    add_byte_products_vnni,
+    |weights, activations| dot_vnni(weights, activations),
     false,
-    add_byte_products_vnni
+    |weights, activations| dot_vnni(weights, activations)
 );
