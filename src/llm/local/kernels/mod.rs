@@ -124,8 +124,8 @@ impl Simd {
 }
 
 /// Activation rows multiplied per pass over a weight block: eight keep every accumulator of the
-/// AVX-512 path in its 32 registers (the AVX2 path, with 16, takes them four at a time). Eight
-/// against four: a batch of 8 candidates of the 1.5B model decodes 15% faster (49 → 57 tokens/s,
+/// AVX-512 path in its 32 registers (the AVX2 path, with 16, takes the 32-weight formats' four at
+/// a time). Eight against four: a batch of 8 candidates of the 1.5B model decodes 15% faster (49 → 57 tokens/s,
 /// 2-core Xeon), the weights being read once per step instead of twice.
 pub const GROUP: usize = 8;
 /// Output rows per unit of work handed to a thread.
