@@ -292,7 +292,8 @@ impl<'a> Activations<'a> {
 /// The products of one or two consecutive packed groups of eight rows (`pair`, `group_bytes`
 /// each) with 1 to [`GROUP`] activation rows, `[activation][row]`: with AVX-512 VNNI, two groups
 /// side by side in 512-bit registers (`$vnni_pair`); else, and for a last group alone, group by
-/// group on the best path this CPU has.
+/// group on the best path this CPU has (`$avx2 / 8` or `/ 4`: the AVX2 path's activation rows a
+/// pass).
 macro_rules! dot {
     ($simd:expr, $pair:expr, $group_bytes:expr, $xs:expr, $portable:ident, $avx2:ident / $avx2_rows:tt, $vnni:ident, $vnni_pair:ident) => {{
         let (simd, pair, group_bytes, xs): (Simd, &[u8], usize, _) = ($simd, $pair, $group_bytes, $xs);
