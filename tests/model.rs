@@ -346,9 +346,15 @@ fn real_model_continues_a_reply_from_its_start_without_the_barred_word() {
         assert!(text.starts_with(start), "the reply keeps its start: {text}");
         text[start.len()..].split(|c: char| !c.is_alphanumeric()).find(|w| !w.is_empty()).unwrap_or_default().to_string()
     };
-    let free = next_word(&model.continue_reply(&messages, start, &[], &options).unwrap().text);
+    let plain = model.continue_reply(&messages, start, &[], "", &options).unwrap();
+    let free = next_word(&plain.text);
     assert!(!free.is_empty());
     // The word the model wants next, barred: it writes another.
-    let barred = model.continue_reply(&messages, start, &[format!(" {free}")], &options).unwrap().text;
+    let barred = model.continue_reply(&messages, start, &[format!(" {free}")], "", &options).unwrap().text;
     assert_ne!(next_word(&barred), free, "{barred}");
+    // Drafted from the reply being redone (here the plain reply itself): the same reply, most of
+    // it taken from the drafts.
+    let drafted = model.continue_reply(&messages, start, &[], &plain.text[start.len()..], &options).unwrap();
+    assert_eq!((&drafted.text, drafted.generated_tokens), (&plain.text, plain.generated_tokens));
+    assert!(drafted.drafts.accepted * 2 >= plain.generated_tokens, "{:?} of {} tokens", drafted.drafts, plain.generated_tokens);
 }

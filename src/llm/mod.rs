@@ -153,13 +153,15 @@ pub trait Backend: Send {
     fn score_replies(&mut self, conversations: &[&[Message]], reply: &str) -> Result<Option<Vec<f64>>, Error>;
 
     /// The assistant's reply to `messages` begun with `start`, taken as written, and not going
-    /// on with any of `avoid` right after it; the text holds `start`. A second try from where a
-    /// reply went wrong. `None` when the engine cannot continue a reply it did not write.
+    /// on with any of `avoid` right after it; the text holds `start`. A second try from where
+    /// `previous`, a reply to the same messages, went wrong (an engine may draft from it). `None`
+    /// when the engine cannot continue a reply it did not write.
     fn continue_reply(
         &mut self,
         _messages: &[Message],
         _start: &str,
         _avoid: &[String],
+        _previous: &str,
         _options: &GenerateOptions,
     ) -> Result<Option<Generation>, Error> {
         Ok(None)

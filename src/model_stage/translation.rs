@@ -316,7 +316,9 @@ impl ModelStage {
         for _ in 0..DECODING_AGAIN_TRIES {
             let start = text[..cut.start].trim_end().to_string();
             avoid.push(text[start.len()..cut.end].to_string());
-            let Some(reply) = self.backend.continue_reply(messages, &start, &avoid, &greedy)? else { return Ok(None) };
+            let Some(reply) = self.backend.continue_reply(messages, &start, &avoid, &text[start.len()..], &greedy)? else {
+                return Ok(None);
+            };
             let again = cleaned(&reply.text, source, checked);
             let mut again_items = checked.unsupported(&again);
             for evaded in written_anyway(&again, &avoid, checked) {
@@ -530,9 +532,10 @@ mod tests {
             _: &[Message],
             start: &str,
             avoid: &[String],
+            previous: &str,
             _: &GenerateOptions,
         ) -> Result<Option<Generation>, Error> {
-            self.continued.lock().unwrap().push((start.to_string(), avoid.to_vec()));
+            self.continued.lock().unwrap().push((start.to_string(), avoid.to_vec(), previous.to_string()));
             Ok(self.continuation.map(|rest| scripted_reply(format!("{start}{rest}"))))
         }
         fn score_replies(&mut self, conversations: &[&[Message]], _: &str) -> Result<Option<Vec<f64>>, Error> {
@@ -554,8 +557,8 @@ mod tests {
         }
     }
 
-    /// A request to decode a reply again: its start and what it bars.
-    type Continued = (String, Vec<String>);
+    /// A request to decode a reply again: its start, what it bars, and the reply being redone.
+    type Continued = (String, Vec<String>, String);
 
     /// What translating a source with scripted candidates came to.
     struct Chosen {
@@ -651,7 +654,7 @@ mod tests {
         let chosen = choose_continuing(source, pool.clone(), " Baoshan.");
         assert_eq!(chosen.english, "Shanghai vice mayor Chen Jie described the transformation of Baoshan.");
         let start = "Shanghai vice mayor Chen Jie described the transformation of".to_string();
-        assert_eq!(chosen.continued, vec![(start.clone(), vec![" Beijing".to_string()])]);
+        assert_eq!(chosen.continued, vec![(start.clone(), vec![" Beijing".to_string()], " Beijing.".to_string())]);
         // Tries that flag as much are bounded, and then the clean candidate wins.
         let chosen = choose_continuing(source, pool.clone(), " Beijing Municipality.");
         assert_eq!(chosen.english, "Chen Jie spoke.");

@@ -76,7 +76,7 @@ impl Model {
         let (mut saved, mut starts, mut prompt_times) = (Vec::new(), Vec::new(), Vec::new());
         for (tokens, shared) in prompts {
             let started = Instant::now();
-            starts.push(self.process_prompt(tokens, *shared).map_err(model_error)?);
+            starts.push(self.process_prompt(tokens, *shared, &[]).map_err(model_error)?);
             saved.push(self.lm.saved().map_err(model_error)?);
             prompt_times.push(started.elapsed());
         }
@@ -108,20 +108,28 @@ impl Model {
 
     /// The reply to `messages` that begins with `start`, taken as written, and does not go on with
     /// any of `avoid` right after it: a second try at a reply from where it went wrong. The text
-    /// returned holds `start`.
+    /// returned holds `start`. A greedy try drafts from `previous`, the reply being redone: what
+    /// followed the same few tokens there, checked in one pass (the reply is the same either way).
+    ///
+    /// The conversation is processed as [`Model::chat`] processes it and `start` after it as a
+    /// batch of its own, so the keys and values of the replies just decoded for the same
+    /// conversation serve again, and the reply never depends on whether they were there.
     pub fn continue_reply(
         &mut self,
         messages: &[Message],
         start: &str,
         avoid: &[String],
+        previous: &str,
         options: &GenerateOptions,
     ) -> Result<Generation, Error> {
-        let prompt = self.template.render(messages).map_err(Error::Model)? + start;
+        let prompt = self.template.render(messages).map_err(Error::Model)?;
         let tokens = self.encode(&prompt)?;
         let shared = self.shared_prefix(messages, &prompt, &tokens)?;
+        let start_tokens = self.encode(start)?;
         let avoid = avoid.iter().map(|text| self.encode(text)).collect::<Result<Vec<_>, _>>()?;
-        let options = GenerateOptions { prompt_lookup: false, ..options.clone() };
-        let mut generations = self.generate_from(&tokens, shared, std::slice::from_ref(&options), start, &avoid, &mut |_| {})?;
+        let previous = self.encode(previous)?;
+        let from = Continuation { start, start_tokens: &start_tokens, avoid: &avoid, previous: &previous };
+        let mut generations = self.generate_from(&tokens, shared, std::slice::from_ref(options), from, &mut |_| {})?;
         Ok(generations.swap_remove(0))
     }
 
@@ -145,43 +153,48 @@ impl Model {
         options: &[GenerateOptions],
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Vec<Generation>, Error> {
-        self.generate_from(prompt, shared, options, "", &[], on_text)
+        self.generate_from(prompt, shared, options, Continuation::default(), on_text)
     }
 
-    /// [`Model::generate`] for a prompt that ends inside the reply, with `start`, the reply's text
-    /// so far, put before each continuation, and token paths each continuation may not begin with.
+    /// [`Model::generate`] for a prompt that may end inside the reply (see [`Continuation`]).
     fn generate_from(
         &mut self,
         prompt: &[u32],
         shared: usize,
         options: &[GenerateOptions],
-        start: &str,
-        avoid: &[Vec<u32>],
+        from: Continuation,
         on_text: &mut dyn FnMut(&str),
     ) -> Result<Vec<Generation>, Error> {
         if prompt.is_empty() || options.is_empty() {
             return Err(Error::Model("empty prompt or no options".into()));
         }
         let started = Instant::now();
-        let logits = self.process_prompt(prompt, shared).map_err(model_error)?;
+        let logits = self.process_prompt(prompt, shared, from.start_tokens).map_err(model_error)?;
+        let whole: Vec<u32>;
+        let prompt = if from.start_tokens.is_empty() {
+            prompt
+        } else {
+            whole = [prompt, from.start_tokens].concat();
+            &whole
+        };
         let prompt_time = started.elapsed();
 
         let started = Instant::now();
         let allowed = options.iter().any(|o| o.english_only).then(|| self.english_tokens(logits.len()).clone());
-        let mut rows: Vec<Row> = options.iter().map(|o| Row::new(o, avoid)).collect();
+        let mut rows: Vec<Row> = options.iter().map(|o| Row::new(o, from.avoid)).collect();
         let mut drafts = Drafts::default();
         if let [only] = options
             && only.sampling.is_none()
-            && only.prompt_lookup
+            && (only.prompt_lookup || !from.previous.is_empty())
         {
             let mask = allowed.as_deref().filter(|_| only.english_only);
-            drafts = self.decode_drafted(prompt, logits, &mut rows[0], mask, on_text).map_err(model_error)?;
+            drafts = self.decode_drafted(prompt, from.previous, logits, &mut rows[0], mask, on_text).map_err(model_error)?;
         } else {
             let logits = vec![logits; rows.len()];
             self.decode_together(prompt.len(), false, logits, &mut rows, allowed.as_deref(), on_text)?;
         }
         let generation_time = started.elapsed();
-        rows.iter().map(|row| self.reply(row, start, prompt.len(), (prompt_time, generation_time), drafts)).collect()
+        rows.iter().map(|row| self.reply(row, from.start, prompt.len(), (prompt_time, generation_time), drafts)).collect()
     }
 
     /// The reply of a finished `row`, its text put after `start`, with the prompt's length, the
@@ -254,13 +267,14 @@ impl Model {
     }
 
     /// Decodes one greedy `row` from the `logits` after `prompt`, checking drafted tokens in one
-    /// pass: where the last few tokens occurred before, what followed them then is fed with the
-    /// new token, and each drafted token the model would have chosen anyway saves a pass. The
-    /// logits of a pass are exactly those of feeding its tokens one at a time
-    /// ([`super::CausalLm::forward_all`]), so the reply is the one plain decoding gives.
+    /// pass: where the last few tokens occurred before (in `previous`, else in the context), what
+    /// followed them then is fed with the new token, and each drafted token the model would have
+    /// chosen anyway saves a pass. The logits of a pass are exactly those of feeding its tokens
+    /// one at a time ([`super::CausalLm::forward_all`]), so the reply is the one plain decoding gives.
     fn decode_drafted(
         &mut self,
         prompt: &[u32],
+        previous: &[u32],
         logits: Vec<f32>,
         row: &mut Row,
         allowed: Option<&[bool]>,
@@ -275,7 +289,7 @@ impl Model {
             stream.emit(self, &row.generated, on_text).map_err(candle_core::Error::wrap)?;
             let position = context.len() - 1;
             let room = row.options.max_new_tokens.saturating_sub(row.generated.len() + 1);
-            let draft = draft_from_context(&context, room.min(MAX_DRAFT));
+            let draft = draft_from(previous, row.generated.len(), &context, room.min(MAX_DRAFT));
             let fed: Vec<u32> = std::iter::once(token).chain(draft.iter().copied()).collect();
             let passes = if draft.is_empty() { vec![self.lm.forward(&fed, position)?] } else { self.lm.forward_all(&fed, position)? };
             drafts.proposed += draft.len();
@@ -303,25 +317,48 @@ impl Model {
         Ok(drafts)
     }
 
-    /// Brings the cache to hold `prompt` and returns the logits after it.
-    fn process_prompt(&mut self, prompt: &[u32], shared: usize) -> candle_core::Result<Vec<f32>> {
+    /// Brings the cache to hold `prompt`, then `then` (the start of a reply, fed as a batch of its
+    /// own), and returns the logits after them.
+    fn process_prompt(&mut self, prompt: &[u32], shared: usize, then: &[u32]) -> candle_core::Result<Vec<f32>> {
         // At least one token must be processed to get the logits that start generation.
         let shared = if shared < prompt.len() { shared } else { 0 };
-        if let Some(last) = &self.last_prompt
+        let cached = self.lm.cached_len();
+        if let Some(last) = &mut self.last_prompt
             && let Some(logits) = &last.logits
             && last.tokens == prompt
             && last.split == shared
-            && self.lm.cached_len() >= prompt.len()
+            && cached >= prompt.len()
         {
-            // The same prompt, split the same way, again (more candidates for it): its keys,
-            // values and logits are exactly what processing it afresh would give.
+            // The same prompt, split the same way, again (more candidates for it, or a reply
+            // begun again from the same point): its keys, values and logits are exactly what
+            // processing it afresh would give.
+            if let Some((fed, after)) = &last.then
+                && !then.is_empty()
+                && fed == then
+                && cached >= prompt.len() + then.len()
+            {
+                let logits = after.clone();
+                self.lm.truncate(prompt.len() + then.len())?;
+                return Ok(logits);
+            }
             let logits = logits.clone();
+            // What followed the prompt is about to be overwritten.
+            last.then = None;
             self.lm.truncate(prompt.len())?;
-            return Ok(logits);
+            return if then.is_empty() { Ok(logits) } else { self.feed_then(prompt.len(), then) };
         }
         self.hold_prefix(&prompt[..shared])?;
         let logits = self.feed(&prompt[shared..], shared)?;
-        self.last_prompt = Some(LastPrompt { tokens: prompt.to_vec(), split: shared, logits: Some(logits.clone()) });
+        self.last_prompt = Some(LastPrompt { tokens: prompt.to_vec(), split: shared, logits: Some(logits.clone()), then: None });
+        if then.is_empty() { Ok(logits) } else { self.feed_then(prompt.len(), then) }
+    }
+
+    /// Feeds `then` after the last prompt's `position` tokens and keeps the logits after it.
+    fn feed_then(&mut self, position: usize, then: &[u32]) -> candle_core::Result<Vec<f32>> {
+        let logits = self.feed(then, position)?;
+        if let Some(last) = &mut self.last_prompt {
+            last.then = Some((then.to_vec(), logits.clone()));
+        }
         Ok(logits)
     }
 
@@ -384,7 +421,7 @@ impl Model {
             candle_core::Result::Ok(())
         })()
         .map_err(model_error)?;
-        self.last_prompt = Some(LastPrompt { tokens: prefix, split: shared, logits: None });
+        self.last_prompt = Some(LastPrompt { tokens: prefix, split: shared, logits: None, then: None });
         Ok(totals.into_iter().zip(&rows).map(|(total, row)| (total, row.tokens.len() - row.prompt_len)).collect())
     }
 
@@ -462,22 +499,47 @@ const MAX_DRAFT: usize = 8;
 /// Longest and shortest run of last tokens looked up to draft from.
 const DRAFT_KEY: std::ops::RangeInclusive<usize> = 2..=4;
 
-/// Up to `limit` tokens drafted from `context`: what followed the latest earlier occurrence of
-/// its last few tokens (the longest run that occurred before, from 4 down to 2). A summary
-/// copies the article's phrases, a translation the renderings written beside the words.
-fn draft_from_context(context: &[u32], limit: usize) -> Vec<u32> {
+/// Up to `limit` tokens drafted for what follows `context`: what followed an earlier occurrence
+/// of its last few tokens (the longest run that occurred before, from 4 down to 2). First in
+/// `previous`, a reply being redone, the occurrence nearest its `written`-th token (where a
+/// second try that keeps to the first would be); else in `context`, the latest. A summary copies
+/// the article's phrases, a translation the renderings written beside the words, a second try
+/// its first.
+fn draft_from(previous: &[u32], written: usize, context: &[u32], limit: usize) -> Vec<u32> {
     if limit == 0 {
         return Vec::new();
     }
     for key_len in DRAFT_KEY.rev() {
         let Some(key) = context.len().checked_sub(key_len).map(|start| &context[start..]) else { continue };
-        let earlier = &context[..context.len() - 1];
-        if let Some(start) = earlier.windows(key_len).rposition(|window| window == key) {
-            let follows = &context[start + key_len..];
+        // Only an occurrence with something after it drafts: the context's own end has nothing.
+        let searched = &previous[..previous.len().saturating_sub(1)];
+        let nearest = (0..searched.len().saturating_sub(key_len - 1))
+            .filter(|&start| &searched[start..start + key_len] == key)
+            .min_by_key(|&start| (start + key_len).abs_diff(written));
+        let found = match nearest {
+            Some(start) => Some(&previous[start + key_len..]),
+            None => {
+                context[..context.len() - 1].windows(key_len).rposition(|window| window == key).map(|start| &context[start + key_len..])
+            }
+        };
+        if let Some(follows) = found {
             return follows[..follows.len().min(limit)].to_vec();
         }
     }
     Vec::new()
+}
+
+/// Where a reply continues from: nothing for a fresh reply.
+#[derive(Default, Clone, Copy)]
+struct Continuation<'a> {
+    /// The reply's text so far, put before the continuation.
+    start: &'a str,
+    /// `start` as tokens, processed after the prompt.
+    start_tokens: &'a [u32],
+    /// Token paths the continuation may not begin with.
+    avoid: &'a [Vec<u32>],
+    /// The reply being redone, as tokens: drafts for a greedy continuation.
+    previous: &'a [u32],
 }
 
 /// Streams a reply as whole characters: a byte-level token may end mid-character.
@@ -514,6 +576,8 @@ pub(crate) struct LastPrompt {
     pub(crate) tokens: Vec<u32>,
     pub(crate) split: usize,
     logits: Option<Vec<f32>>,
+    /// The start of a reply fed after the prompt, and the logits after it.
+    then: Option<(Vec<u32>, Vec<f32>)>,
 }
 
 /// Why a continuation ended.
@@ -642,24 +706,31 @@ mod tests {
         let options = GenerateOptions { max_new_tokens: 12, ..GenerateOptions::default() };
         let plain = model.chat(&messages, &options, &mut |_| {}).unwrap();
         // Nothing given, nothing barred: the reply decoded as usual.
-        assert_eq!(model.continue_reply(&messages, "", &[], &options).unwrap().text, plain.text);
-        let continued = model.continue_reply(&messages, "Baoshan", &[], &options).unwrap();
+        assert_eq!(model.continue_reply(&messages, "", &[], "", &options).unwrap().text, plain.text);
+        let continued = model.continue_reply(&messages, "Baoshan", &[], "", &options).unwrap();
         assert!(continued.text.starts_with("Baoshan"), "{}", continued.text);
-        assert_eq!(continued.text, model.continue_reply(&messages, "Baoshan", &[], &options).unwrap().text);
+        assert_eq!(continued.text, model.continue_reply(&messages, "Baoshan", &[], "", &options).unwrap().text);
     }
 
     #[test]
     fn drafts_follow_the_latest_earlier_occurrence_of_the_longest_key() {
         // 1 2 3 occurred twice; the latest earlier occurrence (at 5) is followed by 9 8.
-        assert_eq!(draft_from_context(&[1, 2, 3, 7, 7, 1, 2, 3, 9, 8, 5, 2, 3], 8), vec![9, 8, 5, 2, 3]);
+        assert_eq!(draft_from(&[], 0, &[1, 2, 3, 7, 7, 1, 2, 3, 9, 8, 5, 2, 3], 8), vec![9, 8, 5, 2, 3]);
         // The longest key wins over a later shorter one: 4 5 6 occurred at 0, 5 6 at 7 too.
-        assert_eq!(draft_from_context(&[4, 5, 6, 1, 2, 9, 9, 5, 6, 3, 4, 5, 6], 8), vec![1, 2, 9, 9, 5, 6, 3, 4]);
-        assert_eq!(draft_from_context(&[4, 5, 6, 1, 2, 9, 9, 5, 6, 3, 4, 5, 6], 2), vec![1, 2]);
+        assert_eq!(draft_from(&[], 0, &[4, 5, 6, 1, 2, 9, 9, 5, 6, 3, 4, 5, 6], 8), vec![1, 2, 9, 9, 5, 6, 3, 4]);
+        assert_eq!(draft_from(&[], 0, &[4, 5, 6, 1, 2, 9, 9, 5, 6, 3, 4, 5, 6], 2), vec![1, 2]);
         // A single repeated token is no key; nothing repeated, no draft; no room, no draft.
-        assert_eq!(draft_from_context(&[1, 2, 3, 4, 5, 3], 8), Vec::<u32>::new());
-        assert_eq!(draft_from_context(&[1, 2, 3, 1, 2], 0), Vec::<u32>::new());
-        assert_eq!(draft_from_context(&[1], 8), Vec::<u32>::new());
+        assert_eq!(draft_from(&[], 0, &[1, 2, 3, 4, 5, 3], 8), Vec::<u32>::new());
+        assert_eq!(draft_from(&[], 0, &[1, 2, 3, 1, 2], 0), Vec::<u32>::new());
+        assert_eq!(draft_from(&[], 0, &[1], 8), Vec::<u32>::new());
         // A run of one token drafts its continuation.
-        assert_eq!(draft_from_context(&[7, 7, 7, 7], 8), vec![7]);
+        assert_eq!(draft_from(&[], 0, &[7, 7, 7, 7], 8), vec![7]);
+        // A reply being redone drafts first: what followed the key there, even when the context
+        // has the key too; the longest key still wins, and an occurrence at its very end drafts
+        // nothing, so the context's own is taken.
+        assert_eq!(draft_from(&[5, 1, 2, 3, 6, 6], 0, &[1, 2, 3, 7, 1, 2, 3], 8), vec![6, 6]);
+        assert_eq!(draft_from(&[5, 2, 3, 6, 6], 0, &[9, 1, 2, 3, 7, 9, 1, 2, 3], 8), vec![7, 9, 1, 2, 3]);
+        assert_eq!(draft_from(&[6, 2, 3], 0, &[2, 3, 7, 2, 3], 8), vec![7, 2, 3]);
+        assert_eq!(draft_from(&[2, 3, 4, 5], 0, &[8, 9, 2, 3], 2), vec![4, 5]);
     }
 }

@@ -111,9 +111,10 @@ impl Backend for Model {
         messages: &[Message],
         start: &str,
         avoid: &[String],
+        previous: &str,
         options: &GenerateOptions,
     ) -> Result<Option<Generation>, Error> {
-        Model::continue_reply(self, messages, start, avoid, options).map(Some)
+        Model::continue_reply(self, messages, start, avoid, previous, options).map(Some)
     }
 
     fn score_replies(&mut self, conversations: &[&[Message]], reply: &str) -> Result<Option<Vec<f64>>, Error> {

@@ -212,6 +212,39 @@ mod tests {
     }
 
     #[test]
+    fn a_reply_begun_again_is_the_same_whatever_the_cache_and_drafts() {
+        let messages = [Message::system("你是新闻编辑。"), Message::user("总结：上海宝山转型。".repeat(3))];
+        let options = GenerateOptions { max_new_tokens: 40, repeat_penalty: 1.0, ..GenerateOptions::default() };
+        let start = "Baoshan";
+        let (_dir, mut cold) = tiny_model();
+        let plain = cold.continue_reply(&messages, start, &[], "", &options).unwrap();
+        assert!(plain.generated_tokens > 20 && plain.drafts == Drafts::default(), "{plain:?}");
+        let summary = |g: &Generation| (g.text.clone(), g.generated_tokens, g.hit_token_cap);
+
+        // The reply being redone drafts the continuation: some drafts taken, some refused (this
+        // model writes bytes that are no text, so its reply read back differs), nothing changed.
+        let (_dir, mut model) = tiny_model();
+        let drafted = model.continue_reply(&messages, start, &[], &plain.text[start.len()..], &options).unwrap();
+        assert_eq!(summary(&drafted), summary(&plain));
+        assert!(drafted.drafts.accepted > 0 && drafted.drafts.accepted < drafted.drafts.proposed, "{:?}", drafted.drafts);
+
+        // After candidates for the same conversation, and again from the same start after them:
+        // the cache they leave serves, and the reply is the one a fresh model gives.
+        let sampled: Vec<GenerateOptions> = (1..4)
+            .map(|seed| GenerateOptions { sampling: Some(Sampling { temperature: 1.2, top_p: 0.95, seed }), ..options.clone() })
+            .collect();
+        for _ in 0..2 {
+            model.chat_candidates(&messages, &sampled, &mut |_| {}).unwrap();
+            let again = model.continue_reply(&messages, start, &[], "", &options).unwrap();
+            assert_eq!(summary(&again), summary(&plain));
+            assert_eq!(again.prompt_tokens, plain.prompt_tokens);
+            let barred = model.continue_reply(&messages, start, &[" the".into()], "", &options).unwrap();
+            let (_dir, mut cold) = tiny_model();
+            assert_eq!(summary(&barred), summary(&cold.continue_reply(&messages, start, &[" the".into()], "", &options).unwrap()));
+        }
+    }
+
+    #[test]
     fn a_reused_prompt_prefix_changes_nothing() {
         // A system prompt long enough for the batched (f32) path, then two different questions.
         let system = Message::system("你是新闻编辑。".repeat(12));
