@@ -732,5 +732,10 @@ mod tests {
         assert_eq!(draft_from(&[5, 2, 3, 6, 6], 0, &[9, 1, 2, 3, 7, 9, 1, 2, 3], 8), vec![7, 9, 1, 2, 3]);
         assert_eq!(draft_from(&[6, 2, 3], 0, &[2, 3, 7, 2, 3], 8), vec![7, 2, 3]);
         assert_eq!(draft_from(&[2, 3, 4, 5], 0, &[8, 9, 2, 3], 2), vec![4, 5]);
+        // Where the key occurs twice in the reply being redone, the occurrence nearest the
+        // tokens written so far drafts, not the latest.
+        let previous = [2, 3, 8, 8, 2, 3, 9, 9];
+        assert_eq!(draft_from(&previous, 2, &[1, 2, 3], 8), vec![8, 8, 2, 3, 9, 9]);
+        assert_eq!(draft_from(&previous, 7, &[1, 2, 3], 8), vec![9, 9]);
     }
 }
