@@ -334,6 +334,7 @@ fn attend_few(
     candle_core::utils::barrier_pool().execute_chunked(batch * kv_heads, |groups| {
         let mut scores = vec![0f32; rows * len];
         let mut out = vec![0f32; rows * head_dim];
+        let mut scaled = Vec::with_capacity(rows * head_dim);
         for bg in groups {
             // Head `g` of sequence `b`: blocks of the same size follow one another in all three.
             let (b, g) = (bg / kv_heads, bg % kv_heads);
@@ -344,11 +345,24 @@ fn attend_few(
             let keys_t = &keys_t[bg * head_dim * capacity..][..head_dim * capacity];
             let values = &values[(bg * capacity + skip) * head_dim..][..len * head_dim];
             let queries = &queries[bg * rows * head_dim..][..rows * head_dim];
+            scaled.clear();
+            scaled.extend(queries.iter().map(|&q| q * scale));
             // A tile of positions at a time, its keys (every dimension) staying in L1 for the rows.
             for start in (0..len).step_by(TILE) {
                 let width = TILE.min(len - start);
-                for (query, row) in queries.chunks_exact(head_dim).zip(scores.chunks_exact_mut(len)) {
-                    let terms = query.iter().zip(keys_t.chunks_exact(capacity)).map(|(&q, key_row)| (q * scale, &key_row[skip + start..]));
+                // A last tile short of `TILE` still reads a whole one where the cache has room;
+                // the sums of the positions past the valid ones are dropped.
+                if skip + start + TILE <= capacity {
+                    let keys = |d: usize| {
+                        let at = d * capacity + skip + start;
+                        prefetch_tile(keys_t, at + TILE);
+                        tile_at(keys_t, at)
+                    };
+                    sum_shared_terms(scores, len, start, width, &scaled, head_dim, keys);
+                    continue;
+                }
+                for (query, row) in scaled.chunks_exact(head_dim).zip(scores.chunks_exact_mut(len)) {
+                    let terms = query.iter().zip(keys_t.chunks_exact(capacity)).map(|(&q, key_row)| (q, &key_row[skip + start..]));
                     sum_terms(&mut row[start..start + width], terms);
                 }
             }
@@ -361,9 +375,15 @@ fn attend_few(
                 row[visible..].fill(0.0);
                 totals.push(row[..visible].iter().sum::<f32>());
             }
-            for (o, weights) in out.chunks_exact_mut(head_dim).zip(scores.chunks_exact(len)) {
-                for (part, o) in o.chunks_mut(TILE).enumerate() {
-                    sum_terms(o, weights.iter().zip(values.chunks_exact(head_dim)).map(|(&w, value)| (w, &value[part * TILE..])));
+            if head_dim % TILE == 0 {
+                for at in (0..head_dim).step_by(TILE) {
+                    sum_shared_terms(&mut out, head_dim, at, TILE, scores, len, |p| tile_at(values, p * head_dim + at));
+                }
+            } else {
+                for (o, weights) in out.chunks_exact_mut(head_dim).zip(scores.chunks_exact(len)) {
+                    for (part, o) in o.chunks_mut(TILE).enumerate() {
+                        sum_terms(o, weights.iter().zip(values.chunks_exact(head_dim)).map(|(&w, value)| (w, &value[part * TILE..])));
+                    }
                 }
             }
             for (r, (o, total)) in out.chunks_exact(head_dim).zip(&totals).enumerate() {
@@ -384,6 +404,85 @@ fn attend_few(
 
 /// Sums [`attend_few`] keeps in registers at a time (eight 256-bit registers as compiled for AVX-512).
 const TILE: usize = 64;
+
+/// Rows [`sum_shared_terms`] sums at once: their tiles of sums in registers (four rows: 16 of
+/// AVX-512's 32), each term's values loaded once for all of them. With AVX2's 16 registers a
+/// single row's tile already fills half, so rows go one at a time there.
+const SHARED_ROWS: usize = if cfg!(target_feature = "avx512f") { 4 } else { 1 };
+
+/// The `TILE` values of `values` from `at`.
+#[inline(always)]
+fn tile_at(values: &[f32], at: usize) -> &[f32; TILE] {
+    values[at..at + TILE].try_into().expect("a tile of values")
+}
+
+/// Asks for the cache lines of the tile at `at` of `values` ahead of its use. The keys of a tile
+/// lie one dimension per row of the transposed cache, each row pages away from the next, where
+/// the hardware's prefetchers do not follow.
+#[inline(always)]
+fn prefetch_tile(values: &[f32], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    for line in (0..TILE).step_by(16) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch never faults, whatever the address (past the cache's end too).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().wrapping_add(at + line) as *const i8) };
+    }
+}
+
+/// For each row `r` of `weights` (`count` weights per row), the first `width` of the sums
+/// `Σ_t weights[r][t] · values(t)` written to `out[r · stride + at..]`: [`sum_terms`] for rows
+/// whose terms share their values (the query heads of one key/value head), each sum's terms
+/// added in the same order, so the same bits, with each term's values loaded once for
+/// [`SHARED_ROWS`] rows instead of once per row. Generating after the real article's
+/// 1,336-token prompt (2-core AVX-512 EPYC, `perf`), [`attend_few`] took 15% of the 1.5B model's
+/// time before and 12% after, with the keys prefetched (`zhbrief bench`, three alternating runs:
+/// 19.5 → 20.9 tokens/s, the 0.5B model 47.1 → 50.9).
+fn sum_shared_terms<'a>(
+    out: &mut [f32],
+    stride: usize,
+    at: usize,
+    width: usize,
+    weights: &[f32],
+    count: usize,
+    values: impl Fn(usize) -> &'a [f32; TILE],
+) {
+    let rows = weights.len() / count;
+    let mut first = 0;
+    while first < rows {
+        let sums = |r: usize| &weights[(first + r) * count..][..count];
+        first += match (rows - first).min(SHARED_ROWS) {
+            1 => store_tiles(out, stride, at, width, first, sum_rows::<1>(std::array::from_fn(sums), &values)),
+            2 => store_tiles(out, stride, at, width, first, sum_rows::<2>(std::array::from_fn(sums), &values)),
+            3 => store_tiles(out, stride, at, width, first, sum_rows::<3>(std::array::from_fn(sums), &values)),
+            _ => store_tiles(out, stride, at, width, first, sum_rows::<SHARED_ROWS>(std::array::from_fn(sums), &values)),
+        };
+    }
+}
+
+/// The tiles of sums of `R` rows of [`sum_shared_terms`], each row's `weights` as long.
+#[inline(always)]
+fn sum_rows<'a, const R: usize>(weights: [&[f32]; R], values: &impl Fn(usize) -> &'a [f32; TILE]) -> [[f32; TILE]; R] {
+    let mut tiles = [[0f32; TILE]; R];
+    for t in 0..weights[0].len() {
+        let values = values(t);
+        for (tile, weights) in tiles.iter_mut().zip(&weights) {
+            let weight = weights[t];
+            for (sum, value) in tile.iter_mut().zip(values) {
+                *sum += weight * value;
+            }
+        }
+    }
+    tiles
+}
+
+/// Writes the first `width` sums of `tiles` as rows `first…` of `out`, `stride` apart from `at`;
+/// returns how many rows.
+fn store_tiles<const R: usize>(out: &mut [f32], stride: usize, at: usize, width: usize, first: usize, tiles: [[f32; TILE]; R]) -> usize {
+    for (r, tile) in tiles.iter().enumerate() {
+        out[(first + r) * stride + at..][..width].copy_from_slice(&tile[..width]);
+    }
+    R
+}
 
 /// `sums[i] = Σ_t weight_t · values_t[i]`, the terms added in order from zero, each sum held in
 /// a register when `sums` is a whole tile (a constant length the compiler unrolls).
@@ -877,6 +976,40 @@ mod tests {
 
     fn prompt(len: usize) -> Vec<u32> {
         (0..len as u32).map(|i| (i * 37 + 11) % 256).collect()
+    }
+
+    #[test]
+    fn sums_of_shared_terms_are_each_row_summed_in_order() {
+        // Values of every magnitude, so that any other order of the additions rounds differently.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 2f32.powi((state >> 33) as i32 % 16 - 8)
+        };
+        let count = 37;
+        let values: Vec<f32> = (0..count * TILE + 5).map(|_| next()).collect();
+        for rows in 1..=9 {
+            for width in [TILE, 13] {
+                let weights: Vec<f32> = (0..rows * count).map(|_| next()).collect();
+                let (stride, at) = (TILE + 7, 3);
+                let mut out = vec![f32::NAN; rows * stride];
+                sum_shared_terms(&mut out, stride, at, width, &weights, count, |t| tile_at(&values, 5 + t * TILE));
+                for r in 0..rows {
+                    for i in 0..TILE {
+                        let mut sum = 0f32;
+                        for t in 0..count {
+                            sum += weights[r * count + t] * values[5 + t * TILE + i];
+                        }
+                        let got = out[r * stride + at + i];
+                        if i < width {
+                            assert_eq!(got.to_bits(), sum.to_bits(), "{rows} rows, row {r}, sum {i}");
+                        } else {
+                            assert!(got.is_nan(), "{rows} rows, row {r}: sum {i} past the width was written");
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
