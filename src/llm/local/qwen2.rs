@@ -427,6 +427,8 @@ fn prefetch_tile(values: &[f32], at: usize) {
         // SAFETY: a prefetch never faults, whatever the address (past the cache's end too).
         unsafe { _mm_prefetch::<_MM_HINT_T0>(values.as_ptr().wrapping_add(at + line) as *const i8) };
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, at);
 }
 
 /// For each row `r` of `weights` (`count` weights per row), the first `width` of the sums
