@@ -347,7 +347,7 @@ fn attend_few(
             let queries = &queries[bg * rows * head_dim..][..rows * head_dim];
             scaled.clear();
             scaled.extend(queries.iter().map(|&q| q * scale));
-            // A tile of positions at a time, its keys (every dimension) staying in L1 for the rows.
+            // A tile of positions at a time, its keys (every dimension) loaded once per group of rows.
             for start in (0..len).step_by(TILE) {
                 let width = TILE.min(len - start);
                 // A last tile short of `TILE` still reads a whole one where the cache has room;
