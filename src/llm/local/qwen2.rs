@@ -44,13 +44,13 @@ const KV_CACHE_STEP: usize = 64;
 /// passes of 64 read it no more often than one pass of all; what they save is holding the
 /// logits of all (600 KB per position for Qwen2.5's vocabulary; eight candidates'
 /// back-translation scores hundreds). Real article, same briefs: peak RSS of the quick start
-/// (0.5B) 1.05 → 0.84 GB, of `--translate` with the 1.5B model 1.73 → 1.64 GB.
+/// (0.5B) 1.00 → 0.80 GiB, of `--translate` with the 1.5B model 1.65 → 1.56 GiB.
 const SCORED_PER_PASS: usize = 64;
 /// Rows of a batch whose feed-forward intermediates (the gate's and up matrix's products, the
 /// activation and their product: four times 8,960 floats a row for the 1.5B model) are held at
 /// a time, where eight candidates' back-translation runs some 2,000 rows at once. Real article,
-/// same briefs: peak RSS of `--translate` with the 1.5B model 1.64 → 1.54 GB, of the quick start
-/// 0.84 → 0.82 GB.
+/// same briefs: peak RSS of `--translate` with the 1.5B model 1.56 → 1.47 GiB, of the quick
+/// start 0.80 → 0.78 GiB.
 const FEED_FORWARD_ROWS: usize = 256;
 
 /// A weight matrix: zhbrief's own kernels for the formats they cover; otherwise Candle's
