@@ -528,10 +528,9 @@ fn log_sum_exp(xs: &[f32]) -> f32 {
     max + xs.iter().map(|&x| (x - max).exp()).sum::<f32>().ln()
 }
 
-/// The log-probability of each of `targets` under its row of `logits` (one row per target), each
-/// row's normaliser, a pass over the whole vocabulary, computed on both cores.
-fn target_log_probs(logits: &[f32], targets: &[u32]) -> Result<Vec<f32>> {
-    let vocabulary = logits.len() / targets.len().max(1);
+/// The log-probability of each of `targets` under its row of `logits` (one row of `vocabulary`
+/// per target), each row's normaliser, a pass over the whole vocabulary, computed on both cores.
+fn target_log_probs(logits: &[f32], vocabulary: usize, targets: &[u32]) -> Result<Vec<f32>> {
     let rows: Vec<&[f32]> = logits.chunks_exact(vocabulary).collect();
     rows.iter()
         .zip(super::map_on_workers(rows.clone(), log_sum_exp))
@@ -579,17 +578,18 @@ impl Mlp {
         let rows = xs.elem_count() / width;
         let packed = [&self.gate, &self.up, &self.down].iter().all(|linear| matches!(linear, Linear::Packed(_)));
         if rows <= FEED_FORWARD_ROWS || !packed {
-            return self.forward_rows(xs);
+            return self.forward_at_once(xs);
         }
         let flat = xs.reshape((rows, width))?;
         let parts = (0..rows)
             .step_by(FEED_FORWARD_ROWS)
-            .map(|start| self.forward_rows(&flat.narrow(0, start, FEED_FORWARD_ROWS.min(rows - start))?))
+            .map(|start| self.forward_at_once(&flat.narrow(0, start, FEED_FORWARD_ROWS.min(rows - start))?))
             .collect::<Result<Vec<_>>>()?;
         Tensor::cat(&parts, 0)?.reshape(xs.dims())
     }
 
-    fn forward_rows(&self, xs: &Tensor) -> Result<Tensor> {
+    /// The feed-forward block of all of `xs` at once.
+    fn forward_at_once(&self, xs: &Tensor) -> Result<Tensor> {
         let [gate, up] = Linear::forward_each([&self.gate, &self.up], xs)?;
         self.down.forward(&(candle_nn::ops::silu(&gate)? * up)?)
     }
@@ -875,12 +875,13 @@ impl CausalLm for Qwen2 {
                     let activations = kernels::Activations::new(pass, width);
                     let logits = &mut logits[..targets.len() * packed.rows()];
                     packed.product(&activations, logits);
-                    log_probs.extend(target_log_probs(logits, targets)?);
+                    log_probs.extend(target_log_probs(logits, packed.rows(), targets)?);
                 }
             }
             Linear::Stored { .. } => {
                 let logits = self.output.forward(&scored)?.to_dtype(DType::F32)?.contiguous()?;
-                log_probs.extend(with_cpu_slice(&logits, |logits| target_log_probs(logits, &targets))??);
+                let vocabulary = logits.dim(D::Minus1)?;
+                log_probs.extend(with_cpu_slice(&logits, |logits| target_log_probs(logits, vocabulary, &targets))??);
             }
         }
         let mut log_probs = log_probs.into_iter();
